@@ -1,0 +1,51 @@
+"""The `grade` command line. Each command group lives in its own module and is mounted here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from grader import __version__
+from grader.cli import answer, questions, rubrics
+from grader.cli.common import state
+
+app = typer.Typer(
+    name="grade",
+    help="Grade written answers to DevOps/SRE interview questions, concept by concept.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"grade {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    bank: Annotated[
+        Path | None,
+        typer.Option("--bank", envvar="GRADER_BANK", help="Bank folder with questions/ and rubrics/.", show_default=False),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Grade written answers to DevOps/SRE interview questions, concept by concept."""
+    state(ctx).bank_dir = bank
+
+
+app.command("answer")(answer.answer)
+app.add_typer(questions.app, name="questions")
+app.add_typer(rubrics.app, name="rubrics")
+
+
+def main() -> None:
+    app()

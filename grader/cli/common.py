@@ -1,0 +1,114 @@
+"""What every command shares: consoles, exit codes, turning domain errors into one line on stderr."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn, ParamSpec, TypeVar
+
+import click
+import typer
+from rich.console import Console
+
+from grader.bank import Bank, load_bank
+from grader.errors import (
+    AnswerError,
+    BankError,
+    ConfigError,
+    GraderError,
+    LLMError,
+    StorageError,
+    UnknownQuestionError,
+)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # a check found errors, every batch item failed, or an unexpected internal error
+EXIT_USAGE = 2  # bad option or argument, unknown question id or category
+EXIT_ANSWER = 3  # the answer is missing, empty, binary, not UTF-8 or too large
+EXIT_BANK = 4  # the bank cannot be read: missing folder, broken YAML, invalid rubric
+EXIT_CONFIG = 5  # inconsistent settings, e.g. --mode llm without a model, litellm not installed
+EXIT_LLM = 6  # the model failed and no fallback was allowed
+EXIT_STORAGE = 7  # the history database or a results file cannot be used safely
+EXIT_PARTIAL = 8  # a batch finished, but some items failed
+EXIT_INTERRUPTED = 130
+
+_EXIT_FOR: tuple[tuple[type[GraderError], int], ...] = (
+    (UnknownQuestionError, EXIT_USAGE),
+    (AnswerError, EXIT_ANSWER),
+    (BankError, EXIT_BANK),
+    (ConfigError, EXIT_CONFIG),
+    (LLMError, EXIT_LLM),
+    (StorageError, EXIT_STORAGE),
+)
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass
+class AppState:
+    bank_dir: Path | None = None
+    _bank: Bank | None = None
+
+    def bank(self) -> Bank:
+        if self._bank is None:
+            self._bank = load_bank(self.bank_dir)
+        return self._bank
+
+
+def state(ctx: typer.Context) -> AppState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppState):
+        root.obj = AppState()
+    return root.obj
+
+
+def exit_code_for(error: GraderError) -> int:
+    for kind, code in _EXIT_FOR:
+        if isinstance(error, kind):
+            return code
+    return EXIT_FAILURE
+
+
+def fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def friendly(command: Callable[P, R]) -> Callable[P, R]:
+    """Run a command, turning domain errors, Ctrl-C and surprises into one line on stderr and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except GraderError as exc:
+            fail(_escape(str(exc)), exit_code_for(exc))
+        except KeyboardInterrupt:
+            fail("interrupted", EXIT_INTERRUPTED)
+        except (typer.Exit, typer.Abort, SystemExit, click.ClickException):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+            if os.environ.get("GRADER_DEBUG"):
+                raise
+            fail(_escape(f"internal error: {type(exc).__name__}: {exc} (set GRADER_DEBUG=1 for details)"), EXIT_FAILURE)
+
+    return wrapper
+
+
+def write_json(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

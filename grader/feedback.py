@@ -1,0 +1,61 @@
+"""Feedback built in code from verdicts: a short summary and what to study next."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION, UNVERIFIED_EVIDENCE
+from grader.models import ConceptResult, MisconceptionResult, Rubric, StudyItem
+
+MAX_STUDY_ITEMS = 4
+
+_FLAG_ADVICE = {
+    KEYWORD_STUFFING: "Much of the answer is a bare list of terms: explain how and why, not only what.",
+    PROMPT_INJECTION: "The answer contains text addressed to the grader; it was ignored and flagged.",
+    UNVERIFIED_EVIDENCE: "Some verdicts quoted words that are not in the answer; they were downgraded.",
+}
+
+
+def plan_study(concepts: Sequence[ConceptResult], rubric: Rubric) -> list[StudyItem]:
+    """The missed, then partly covered, concepts, heaviest first, each with its follow-up question."""
+    by_id = {c.id: c for c in rubric.concepts}
+    weak = [c for c in concepts if c.status != "covered" and c.id in by_id]
+    weak.sort(key=lambda c: (c.status != "missing", -c.weight))
+    return [
+        StudyItem(
+            concept_id=c.id,
+            name=c.name,
+            description=by_id[c.id].description,
+            follow_up=by_id[c.id].follow_up,
+        )
+        for c in weak[:MAX_STUDY_ITEMS]
+    ]
+
+
+def summarise(
+    concepts: Sequence[ConceptResult],
+    misconceptions: Sequence[MisconceptionResult],
+    flags: Sequence[str],
+) -> str:
+    """Two or three sentences a candidate can act on."""
+    covered = [c.name for c in concepts if c.status == "covered"]
+    partial = [c.name for c in concepts if c.status == "partial"]
+    missing = sorted((c for c in concepts if c.status == "missing"), key=lambda c: -c.weight)
+    parts = [f"You covered {len(covered)} of {len(concepts)} concepts" + (f" and touched on {len(partial)} more." if partial else ".")]
+    if covered:
+        parts.append("Strong on: " + _join(covered[:3]) + ".")
+    if missing:
+        parts.append("Missing: " + _join([c.name for c in missing[:3]]) + ".")
+    elif partial:
+        parts.append("Go deeper on: " + _join(partial[:3]) + ".")
+    if misconceptions:
+        parts.append("Watch out: " + _join([m.description for m in misconceptions[:2]]))
+    parts.extend(_FLAG_ADVICE[f] for f in flags if f in _FLAG_ADVICE)
+    return " ".join(parts)
+
+
+def _join(items: Sequence[str]) -> str:
+    items = [i.rstrip(".") for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

@@ -1,0 +1,67 @@
+"""Reading an answer safely: size limit, binary and encoding checks, one clear error for each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO
+
+from grader.errors import AnswerError
+
+MAX_ANSWER_BYTES = 64 * 1024  # about 10,000 words; interview answers are far shorter
+_CONTROL_OK = {9, 10, 12, 13}
+
+
+def read_answer_file(path: Path) -> str:
+    """The text of an answer file, or an AnswerError saying exactly what is wrong with it."""
+    if not path.exists():
+        raise AnswerError(f"{path}: no such file")
+    if path.is_dir():
+        raise AnswerError(f"{path}: is a directory, not an answer file")
+    try:
+        size = path.stat().st_size
+        if size > MAX_ANSWER_BYTES:
+            raise AnswerError(_too_large(str(path), size))
+        with path.open("rb") as handle:
+            data = handle.read(MAX_ANSWER_BYTES + 1)
+    except OSError as exc:
+        raise AnswerError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return decode_answer(data, str(path))
+
+
+def read_answer_stream(stream: BinaryIO, source: str = "stdin") -> str:
+    data = stream.read(MAX_ANSWER_BYTES + 1)
+    return decode_answer(data, source)
+
+
+def decode_answer(data: bytes, source: str) -> str:
+    """Check size, binary content and UTF-8, and return the text (a UTF-8 BOM is dropped)."""
+    if len(data) > MAX_ANSWER_BYTES:
+        raise AnswerError(_too_large(source, len(data)))
+    if b"\x00" in data or _control_share(data) > 0.1:
+        raise AnswerError(f"{source}: looks like a binary file, not a text answer")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise AnswerError(
+            f"{source}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8"
+        ) from None
+    return check_answer_text(text, source)
+
+
+def check_answer_text(text: str, source: str = "answer") -> str:
+    if not text.strip():
+        raise AnswerError(f"{source}: the answer is empty")
+    if len(text.encode("utf-8")) > MAX_ANSWER_BYTES:
+        raise AnswerError(_too_large(source, len(text.encode("utf-8"))))
+    return text
+
+
+def _control_share(data: bytes) -> float:
+    if not data:
+        return 0.0
+    sample = data[:4096]
+    return sum(1 for b in sample if b < 32 and b not in _CONTROL_OK) / len(sample)
+
+
+def _too_large(source: str, size: int) -> str:
+    return f"{source}: answer is {size:,} bytes; the limit is {MAX_ANSWER_BYTES:,} bytes (64 KiB)"

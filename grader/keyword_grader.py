@@ -1,0 +1,150 @@
+"""The keyword grader: deterministic, offline, explains every verdict with a sentence of the answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grader.feedback import plan_study, summarise
+from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION, detect_injection
+from grader.matching import Hit, Matcher, Pattern, Vocabulary, compile_pattern, pattern_vocabulary
+from grader.models import Concept, ConceptResult, Grade, MisconceptionResult, Rubric, Status
+from grader.scoring import band_for, compute_score
+from grader.text import NEGATIONS, Document, analyse
+
+NEGATION_WINDOW = 3  # words before a misconception's match that can negate it
+STUFFED_LIST_SHARE = 0.5  # share of words in list-like fragments that makes an answer a keyword list
+STUFFED_DENSITY = 0.7  # share of words that are matched keywords that makes an answer a keyword dump
+
+
+@dataclass(frozen=True)
+class CompiledRubric:
+    rubric: Rubric
+    concepts: tuple[tuple[Pattern, ...], ...]
+    misconceptions: tuple[tuple[Pattern, ...], ...]
+    vocabulary: Vocabulary
+
+
+_COMPILED: dict[int, CompiledRubric] = {}
+
+
+def compile_rubric(rubric: Rubric) -> CompiledRubric:
+    """Patterns for every keyword of the rubric, memoised per rubric object."""
+    cached = _COMPILED.get(id(rubric))
+    if cached is not None and cached.rubric is rubric:
+        return cached
+    concepts = tuple(
+        tuple(compile_pattern(k, c.synonyms.get(k, ())) for k in c.keywords) for c in rubric.concepts
+    )
+    misconceptions = tuple(tuple(compile_pattern(k) for k in m.keywords) for m in rubric.misconceptions)
+    every = [p for group in (*concepts, *misconceptions) for p in group]
+    compiled = CompiledRubric(rubric, concepts, misconceptions, Vocabulary(pattern_vocabulary(every)))
+    if len(_COMPILED) > 256:
+        _COMPILED.clear()
+    _COMPILED[id(rubric)] = compiled
+    return compiled
+
+
+def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
+    """Grade `answer` against `rubric` by matching concept and misconception keywords."""
+    compiled = compile_rubric(rubric)
+    doc = analyse(answer)
+    matcher = Matcher(doc, compiled.vocabulary)
+    concepts: list[ConceptResult] = []
+    matched_tokens: set[int] = set()
+    for concept, patterns in zip(rubric.concepts, compiled.concepts, strict=True):
+        hits = [hit for pattern in patterns if (hit := _best_hit(matcher.find(pattern), doc))]
+        for hit in hits:
+            matched_tokens.update(range(hit.first, hit.last + 1))
+        concepts.append(_concept_verdict(concept, hits, doc))
+    misconceptions = _find_misconceptions(rubric, compiled, matcher, doc)
+    flags = _flags(answer, doc, concepts, matched_tokens)
+    score = compute_score(concepts, misconceptions, flags)
+    return Grade(
+        question_id=rubric.question_id,
+        score=score,
+        band=band_for(score),
+        method="keyword",
+        concepts=concepts,
+        misconceptions=misconceptions,
+        flags=flags,
+        feedback=summarise(concepts, misconceptions, flags),
+        study_next=plan_study(concepts, rubric),
+        rubric_version=rubric.version,
+    )
+
+
+def _best_hit(hits: list[Hit], doc: Document) -> Hit | None:
+    """The first hit in an explanatory sentence, else the first hit in a list-like fragment."""
+    for hit in hits:
+        if not doc.sentences[hit.sentence].list_like:
+            return hit
+    return hits[0] if hits else None
+
+
+def _concept_verdict(concept: Concept, hits: list[Hit], doc: Document) -> ConceptResult:
+    needed = min(concept.min_hits, len(concept.keywords))
+    prose = [h for h in hits if not doc.sentences[h.sentence].list_like]
+    status: Status
+    if len(prose) >= needed:
+        status = "covered"
+    elif hits:
+        status = "partial"
+    else:
+        status = "missing"
+    evidence = None
+    if hits:
+        pool = prose or hits
+        counts: dict[int, int] = {}
+        for hit in pool:
+            counts[hit.sentence] = counts.get(hit.sentence, 0) + 1
+        best = max(pool, key=lambda h: (counts[h.sentence], -h.sentence))
+        evidence = doc.sentence_text(best.sentence, around=(doc.spans[best.first][0], doc.spans[best.last][1]))
+    return ConceptResult(
+        id=concept.id,
+        name=concept.name,
+        weight=concept.weight,
+        status=status,
+        evidence=evidence,
+        matched=[h.label for h in hits],
+    )
+
+
+def _find_misconceptions(
+    rubric: Rubric, compiled: CompiledRubric, matcher: Matcher, doc: Document
+) -> list[MisconceptionResult]:
+    found: list[MisconceptionResult] = []
+    for misconception, patterns in zip(rubric.misconceptions, compiled.misconceptions, strict=True):
+        for pattern in patterns:
+            hit = next((h for h in matcher.find(pattern) if not _negated(h, doc)), None)
+            if hit is not None:
+                found.append(
+                    MisconceptionResult(
+                        id=misconception.id,
+                        description=misconception.description,
+                        penalty=misconception.penalty,
+                        evidence=doc.sentence_text(hit.sentence),
+                        correction=misconception.correction,
+                    )
+                )
+                break
+    return found
+
+
+def _negated(hit: Hit, doc: Document) -> bool:
+    start = max(doc.sentences[hit.sentence].first_token, hit.first - NEGATION_WINDOW)
+    return any(doc.words[i] in NEGATIONS for i in range(start, hit.last + 1))
+
+
+def _flags(answer: str, doc: Document, concepts: list[ConceptResult], matched: set[int]) -> list[str]:
+    flags: list[str] = []
+    words = doc.word_count
+    if words:
+        listed = sum(s.last_token - s.first_token for s in doc.sentences if s.list_like)
+        distinct_hits = sum(len(c.matched) for c in concepts)
+        if (listed / words >= STUFFED_LIST_SHARE and distinct_hits >= 3) or (
+            words >= 6 and len(matched) / words >= STUFFED_DENSITY
+        ):
+            flags.append(KEYWORD_STUFFING)
+    if detect_injection(answer):
+        flags.append(PROMPT_INJECTION)
+    return flags

@@ -1,0 +1,237 @@
+"""Text analysis shared by the graders: tokens with offsets, stems, sentences, and list-like fragments."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import Stemmer  # PyStemmer: the Snowball stemmers compiled from C
+
+_STEMMER = Stemmer.Stemmer("english")
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?|%")
+# A sentence ends at . ! ? followed by a space, or at a line break.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_ITEM_SEP = re.compile(r"[,;|]|\s/\s|\s-\s")
+_BULLET = re.compile(r"^\s*(?:[-*+>•]|\d+[.)]|#+)\s*")
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
+
+FUNCTION_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had has
+    have having he her here hers him his how i if in into is it its itself just me more most my no nor
+    not of off on once only or other our ours out over own same she should so some such than that the
+    their theirs them then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours us let get got make makes
+    use used using way first then next also i'm i've we're we've it's that's don't doesn't didn't won't
+    can't isn't aren't wasn't weren't""".split()
+)
+
+NEGATIONS = frozenset(
+    """not no never without avoid avoiding instead rather nor don't doesn't didn't won't can't isn't aren't
+    wasn't weren't shouldn't mustn't cannot myth misconception wrong""".split()
+)
+
+# Abbreviations read as their expansion, on both the answer and the rubric side.
+ABBREVIATIONS: dict[str, str] = {
+    "k8s": "kubernetes",
+    "k8": "kubernetes",
+    "db": "database",
+    "dbs": "databases",
+    "lb": "load balancer",
+    "lbs": "load balancers",
+    "env": "environment",
+    "envs": "environments",
+    "prod": "production",
+    "config": "configuration",
+    "configs": "configurations",
+    "repo": "repository",
+    "repos": "repositories",
+    "infra": "infrastructure",
+    "ha": "high availability",
+    "mtls": "mutual tls",
+    "iac": "infrastructure as code",
+    "cfn": "cloudformation",
+    "gha": "github actions",
+    "svc": "service",
+    "rca": "root cause analysis",
+    "perf": "performance",
+    "vuln": "vulnerability",
+    "vulns": "vulnerabilities",
+    "vm": "virtual machine",
+    "vms": "virtual machines",
+    "az": "availability zone",
+    "azs": "availability zones",
+    "pr": "pull request",
+    "prs": "pull requests",
+    "mr": "merge request",
+    "mrs": "merge requests",
+    "deps": "dependencies",
+    "postmortem": "post mortem",
+    "postmortems": "post mortems",
+    "%": "percent",
+}
+
+
+# British spellings read as American ones (applied to both sides, so a rare false rewrite is harmless).
+_BRITISH = (
+    (re.compile(r"(?<=\w{3})is(e|es|ed|ing|ation|ations|er|ers)$"), r"iz\1"),
+    (re.compile(r"(?<=\w{3})ys(e|es|ed|ing|er|ers)$"), r"yz\1"),
+    (re.compile(r"(?<=\w\w[lvnbmpi])our(s|ed|ing|able|ite|ites)?$"), r"or\1"),
+    (re.compile(r"(?<=\w{3})tre(s)?$"), r"ter\1"),
+    (re.compile(r"(?<=\w{3})ogue(s)?$"), r"og\1"),
+)
+_BRITISH_WORDS = {"defence": "defense", "licence": "license", "offence": "offense", "grey": "gray"}
+
+
+def _americanise(word: str) -> str:
+    word = _BRITISH_WORDS.get(word, word)
+    if len(word) >= 6:
+        for pattern, replacement in _BRITISH:
+            word = pattern.sub(replacement, word)
+    return word
+
+
+@lru_cache(maxsize=1 << 16)
+def stem(word: str) -> str:
+    """The Snowball stem of one lower-case word (apostrophes dropped, British spelling made American).
+
+    Short plurals that Snowball keeps (`SLOs`, `CVEs`) lose their `s`, so acronyms match their plurals.
+    """
+    word = _americanise(word.replace("'", ""))
+    stemmed = _STEMMER.stemWord(word)
+    if stemmed == word and 4 <= len(word) <= 6 and word.endswith("s") and not word.endswith(("ss", "us")):
+        return word[:-1]
+    return stemmed
+
+
+@lru_cache(maxsize=1 << 14)
+def _expand(word: str) -> tuple[str, ...]:
+    expansion = ABBREVIATIONS.get(word)
+    if expansion is None:
+        return (stem(word),)
+    return tuple(stem(part) for part in expansion.split())
+
+
+def phrase_stems(phrase: str) -> tuple[str, ...]:
+    """The stems a keyword phrase is matched by, abbreviations expanded."""
+    out: list[str] = []
+    for match in _WORD.finditer(phrase.translate(_QUOTES).lower()):
+        out.extend(_expand(match.group()))
+    return tuple(out)
+
+
+def joined_stem(phrase: str) -> str | None:
+    """The stem of a multi-word phrase written as one word (`roll back` -> `rollback`), else None."""
+    words = [m.group() for m in _WORD.finditer(phrase.translate(_QUOTES).lower())]
+    if len(words) < 2:
+        return None
+    return stem("".join(words))
+
+
+@dataclass(slots=True)
+class Sentence:
+    start: int
+    end: int
+    first_token: int
+    last_token: int  # exclusive
+    list_like: bool = False
+
+
+@dataclass(slots=True)
+class Document:
+    """An analysed answer: `stems[i]` is token i's stem, `spans[i]` its (start, end) in `text`."""
+
+    text: str
+    stems: list[str] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+    sentence_of: list[int] = field(default_factory=list)
+    sentences: list[Sentence] = field(default_factory=list)
+    positions: dict[str, list[int]] = field(default_factory=dict)
+    joined: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def word_count(self) -> int:
+        return len(self.words)
+
+    def sentence_text(self, index: int, around: tuple[int, int] | None = None, limit: int = 240) -> str:
+        """The sentence verbatim (bullet marker dropped), cut to a window around `around` when long."""
+        sentence = self.sentences[index]
+        start, end = sentence.start, sentence.end
+        bullet = _BULLET.match(self.text, start, end)
+        if bullet and bullet.end() < end:
+            start = bullet.end()
+        if end - start > limit and around is not None:
+            middle = (around[0] + around[1]) // 2
+            start = max(start, middle - limit // 2)
+            end = min(end, start + limit)
+            start = self._word_boundary(start, forward=True)
+            end = self._word_boundary(end, forward=False)
+        return self.text[start:end].strip()
+
+    def _word_boundary(self, offset: int, forward: bool) -> int:
+        text = self.text
+        if forward:
+            while 0 < offset < len(text) and not text[offset - 1].isspace():
+                offset += 1
+        else:
+            while 0 < offset < len(text) and not text[offset].isspace():
+                offset -= 1
+        return offset
+
+
+def _is_list_like(words: list[str], segment: str) -> bool:
+    """A bare list of terms: very short, several short comma-separated items, or no function words."""
+    count = len(words)
+    if count <= 2:
+        return True
+    items = [item for item in _ITEM_SEP.split(segment) if item.strip()]
+    if len(items) >= 3 and count / len(items) < 3:
+        return True
+    function = sum(1 for word in words if word in FUNCTION_WORDS)
+    return count >= 6 and function / count < 0.1
+
+
+def analyse(text: str) -> Document:
+    """Tokenise, stem and split `text` into sentences, keeping offsets into the original string."""
+    doc = Document(text=text)
+    normalised = text.translate(_QUOTES)
+    for piece in _split_sentences(normalised):
+        seg_start, seg_end = piece
+        first = len(doc.stems)
+        seg_words: list[str] = []
+        previous_word: str | None = None
+        for match in _WORD.finditer(normalised, seg_start, seg_end):
+            word = match.group().lower()
+            seg_words.append(word)
+            span = match.span()
+            if previous_word is not None:
+                doc.joined.setdefault(stem(previous_word + word), []).append(len(doc.stems) - 1)
+            previous_word = word
+            for part in _expand(word):
+                index = len(doc.stems)
+                doc.stems.append(part)
+                doc.words.append(word)
+                doc.spans.append(span)
+                doc.sentence_of.append(len(doc.sentences))
+                doc.positions.setdefault(part, []).append(index)
+        if len(doc.stems) == first:
+            continue
+        segment = normalised[seg_start:seg_end]
+        doc.sentences.append(
+            Sentence(seg_start, seg_end, first, len(doc.stems), _is_list_like(seg_words, segment))
+        )
+    return doc
+
+
+def _split_sentences(text: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        if match.start() > start:
+            spans.append((start, match.start()))
+        start = match.end()
+    if start < len(text):
+        spans.append((start, len(text)))
+    return spans

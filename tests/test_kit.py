@@ -1,0 +1,83 @@
+"""The grading kit: hand-written answers per question, graded by the keyword grader against the real bank.
+
+Each `tests/kit/<id>.yaml` holds a strong, a second strong (different author and style), a partial, a weak and
+a keyword-stuffed answer, written independently of the rubric's wording.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+from grader.bank import Bank, load_bank
+from grader.keyword_grader import grade_by_keywords
+from grader.models import Grade
+
+KIT_DIR = Path(__file__).parent / "kit"
+KINDS = ("strong", "strong_alt", "partial", "weak", "stuffed")
+STUFFED_MAX = 3.0
+OFF_TOPIC_MAX = 2.0
+
+
+@cache
+def bank() -> Bank:
+    return load_bank()
+
+
+@cache
+def kit(question_id: str) -> dict[str, str]:
+    data = yaml.safe_load((KIT_DIR / f"{question_id}.yaml").read_text(encoding="utf-8"))
+    assert data["question_id"] == question_id
+    return {kind: data[kind] for kind in KINDS}
+
+
+@cache
+def grade(question_id: str, answer_of: str, kind: str) -> Grade:
+    return grade_by_keywords(bank().rubric(question_id), kit(answer_of)[kind])
+
+
+QUESTION_IDS = [q.id for q in load_bank().questions.values() if (KIT_DIR / f"{q.id}.yaml").is_file()]
+
+
+def test_every_question_has_a_kit() -> None:
+    assert set(QUESTION_IDS) == set(load_bank().questions)
+
+
+@pytest.mark.parametrize("qid", QUESTION_IDS)
+def test_strong_beats_partial_beats_weak(qid: str) -> None:
+    strong, alt, partial, weak = (grade(qid, qid, k).score for k in ("strong", "strong_alt", "partial", "weak"))
+    assert strong > partial > weak, (strong, partial, weak)
+    assert alt > partial, (alt, partial)
+
+
+@pytest.mark.parametrize("qid", QUESTION_IDS)
+def test_stuffed_answer_is_flagged_and_capped(qid: str) -> None:
+    result = grade(qid, qid, "stuffed")
+    assert "keyword_stuffing" in result.flags
+    assert result.score <= STUFFED_MAX
+
+
+@pytest.mark.parametrize("qid", QUESTION_IDS)
+def test_model_answer_scores_high(qid: str) -> None:
+    rubric = bank().rubric(qid)
+    assert grade_by_keywords(rubric, rubric.model_answer).score >= 7.0
+
+
+@pytest.mark.parametrize("qid", QUESTION_IDS)
+def test_strong_answers_of_other_categories_score_low(qid: str) -> None:
+    category = bank().question(qid).category
+    others = [o for o in QUESTION_IDS if bank().question(o).category != category]
+    scores = {(o, k): grade(qid, o, k).score for o in others for k in ("strong", "strong_alt")}
+    worst = max(scores, key=scores.__getitem__)
+    assert scores[worst] <= OFF_TOPIC_MAX, f"{worst} scores {scores[worst]} on {qid}"
+
+
+@pytest.mark.parametrize("qid", QUESTION_IDS)
+def test_evidence_is_verbatim(qid: str) -> None:
+    for kind in KINDS:
+        answer = kit(qid)[kind]
+        for concept in grade(qid, qid, kind).concepts:
+            assert concept.evidence is None or concept.evidence in answer
