@@ -46,8 +46,10 @@ def main() -> None:
         grade = [sys.executable, "-m", "grader", "answer", "--question", "cicd-3", "--file", str(ANSWER), "--json"]
         time_command(grade, 3, env)  # warm the file cache
         report("python -c pass", time_command([sys.executable, "-c", "pass"], args.runs, env))
-        report("import typer, rich, pydantic, yaml", time_command(
-            [sys.executable, "-c", "import typer, rich, pydantic, yaml"], args.runs, env))
+        report(
+            "import typer, rich, pydantic, yaml",
+            time_command([sys.executable, "-c", "import typer, rich, pydantic, yaml"], args.runs, env),
+        )
         report("grade answer --json (keyword)", time_command(grade, args.runs, env))
         probe = subprocess.run(
             [sys.executable, "-X", "importtime", *grade[1:]], capture_output=True, text=True, env=env, check=True

@@ -137,7 +137,7 @@ def run_batch(
         if on_outcome is not None:
             on_outcome(outcome)
 
-    with ResultsWriter(out, sync_every=0.0 if llm else KEYWORD_SYNC_EVERY) as writer:
+    with ResultsWriter(out, sync_every=None if llm else KEYWORD_SYNC_EVERY) as writer:
         run = _Run(bank, writer, graded_keys(out), report)
         try:
             if llm:
@@ -177,17 +177,11 @@ class _Run:
     async def grade_concurrently(
         self, items: Iterator[Item], options: pipeline.GradeOptions, concurrency: int
     ) -> None:
-        grade_async = getattr(pipeline, "grade_answer_async", None)
+        """`concurrency` workers share the item stream: the semaphore is the number of workers."""
+        loop = asyncio.get_running_loop()
         stop: list[BaseException] = []
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="grade") as pool:
-
-            async def grade(task: _Task) -> Grade:
-                if grade_async is not None:
-                    return await grade_async(task.question, task.rubric, task.item.answer or "", options)
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(
-                    pool, pipeline.grade_answer, task.question, task.rubric, task.item.answer or "", options
-                )
+        with ThreadPoolExecutor(max_workers=concurrency + 2, thread_name_prefix="grade") as pool:
+            loop.set_default_executor(pool)  # asyncio.to_thread in the graders must not cap concurrency
 
             async def worker() -> None:
                 while not stop:
@@ -195,14 +189,18 @@ class _Run:
                     if task is None:
                         return
                     try:
-                        result = await grade(task)
+                        result = await pipeline.grade_answer_async(
+                            task.question, task.rubric, task.item.answer or "", options
+                        )
                     except ConfigError as exc:
                         stop.append(exc)
                         return
-                    except Exception as exc:
+                    except Exception as exc:  # one bad answer must not stop the batch
                         self._fail(task, exc)
-                        continue
-                    self._graded(task, result)
+                    else:
+                        self._graded(task, result)
+                    if self.writer.unsynced:  # every paid grade reaches the disk, without blocking the loop
+                        await loop.run_in_executor(pool, self.writer.fsync)
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
         if stop:

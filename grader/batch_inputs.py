@@ -111,11 +111,15 @@ def count_items(paths: Iterable[Path]) -> int:
 def _tree_files(root: Path) -> Iterator[tuple[Path, str]]:
     """(file, candidate) for every answer file below `root`, sorted, hidden entries skipped."""
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted((d for d in dirs if not d.startswith(".")), key=_name_order)
         candidate = _folder_name(Path(folder))
-        for name in sorted(files):
+        for name in sorted(files, key=_name_order):
             if not name.startswith(".") and os.path.splitext(name)[1].lower() in ANSWER_SUFFIXES:
                 yield Path(folder, name), candidate
+
+
+def _name_order(name: str) -> tuple[str, str]:
+    return (name.lower(), name)
 
 
 def _tree_items(root: Path) -> Iterator[Item]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.batch_inputs import UNKNOWN
 from grader.models import Status
 from grader.results import iter_records
 from grader.scoring import CREDIT
@@ -54,7 +55,7 @@ class ErrorRecord:
 
 @dataclass
 class Cohort:
-    """The graded answers of a results file, one per (candidate, question), and the concepts of each question."""
+    """The graded answers of a results file, one per (candidate, question), and each question's concepts."""
 
     answers: dict[Pair, AnswerRecord] = field(default_factory=dict)
     errors: dict[Pair, ErrorRecord] = field(default_factory=dict)
@@ -62,7 +63,8 @@ class Cohort:
 
     @property
     def candidates(self) -> list[str]:
-        return sorted({c for c, _ in self.answers} | {c for c, _ in self.errors}, key=natural_key)
+        named = {c for c, _ in self.errors if c != UNKNOWN}  # a line too broken to name its candidate is no one
+        return sorted({c for c, _ in self.answers} | named, key=natural_key)
 
     @property
     def questions(self) -> list[str]:
@@ -86,7 +88,9 @@ class Cohort:
         for concept in grade.get("concepts") or ():
             concept_id = concept["id"]
             if concept_id not in known:
-                known[concept_id] = ConceptInfo(concept_id, concept.get("name", concept_id), concept.get("weight", 1))
+                known[concept_id] = ConceptInfo(
+                    concept_id, concept.get("name", concept_id), concept.get("weight", 1)
+                )
             statuses[concept_id] = concept.get("status", "missing")
         return AnswerRecord(
             candidate=record["candidate"],
@@ -182,7 +186,9 @@ def question_summaries(cohort: Cohort) -> list[QuestionSummary]:
                 low=min(scores, default=0.0),
                 high=max(scores, default=0.0),
                 bands=bands,
-                concepts=[_concept_coverage(question_id, c, answers) for c in cohort.concepts[question_id].values()],
+                concepts=[
+                    _concept_coverage(question_id, c, answers) for c in cohort.concepts[question_id].values()
+                ],
             )
         )
     return summaries

@@ -41,7 +41,10 @@ def summarise(
     covered = [c.name for c in concepts if c.status == "covered"]
     partial = [c.name for c in concepts if c.status == "partial"]
     missing = sorted((c for c in concepts if c.status == "missing"), key=lambda c: -c.weight)
-    parts = [f"You covered {len(covered)} of {len(concepts)} concepts" + (f" and touched on {len(partial)} more." if partial else ".")]
+    parts = [
+        f"You covered {len(covered)} of {len(concepts)} concepts"
+        + (f" and touched on {len(partial)} more." if partial else ".")
+    ]
     if covered:
         parts.append("Strong on: " + _join(covered[:3]) + ".")
     if missing:

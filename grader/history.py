@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -132,16 +131,35 @@ def open_history(path: Path | None = None, *, upgrade: bool = True) -> Iterator[
     except sqlite3.Error as exc:
         raise _storage_error(path, exc) from None
     try:
-        db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
-        if upgrade:
-            migrate(db)
+        _prepare(db, upgrade)
         yield db
     except sqlite3.Error as exc:
         raise _storage_error(path, exc) from None
     finally:
         db.close()
+
+
+def _prepare(db: sqlite3.Connection, upgrade: bool) -> None:
+    """WAL mode, the busy timeout, and the migrations. Switching to WAL can report "locked" at once, without
+    waiting, while another process opens or closes the file, so that step retries until the busy timeout."""
+    import sqlite3
+    import time
+
+    db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    pause = 0.002
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+    db.execute("PRAGMA synchronous = NORMAL")
+    if upgrade:
+        migrate(db)
 
 
 def applied_migrations(db: sqlite3.Connection) -> list[str]:
@@ -162,9 +180,7 @@ def migrate(db: sqlite3.Connection) -> list[str]:
             if step.__name__ in done:
                 continue
             step(db)
-            db.execute(
-                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (step.__name__, _now().isoformat())
-            )
+            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (step.__name__, _now().isoformat()))
             ran.append(step.__name__)
     return ran
 
@@ -317,16 +333,19 @@ def export_attempts(write: Callable[[str], object], *, path: Path | None = None)
 
 def export_to_file(target: Path, *, path: Path | None = None) -> int:
     """Write the JSONL export to `target` atomically (a temporary file beside it, then a rename)."""
+    import tempfile
+
     folder = target.parent if str(target.parent) else Path(".")
     try:
-        handle = tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=folder, prefix=f".{target.name}.", suffix=".tmp", delete=False
-        )
+        descriptor, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as exc:
         raise StorageError(f"{target}: cannot write the export: {exc.strerror or exc}") from None
-    temporary = Path(handle.name)
+    temporary = Path(name)
     try:
-        with handle:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; an export gets the usual mode
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             count = export_attempts(handle.write, path=path)
             handle.flush()
             os.fsync(handle.fileno())

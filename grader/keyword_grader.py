@@ -9,9 +9,9 @@ from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION, detect_injection
 from grader.matching import Hit, Matcher, Pattern, Vocabulary, compile_pattern, pattern_vocabulary
 from grader.models import Concept, ConceptResult, Grade, MisconceptionResult, Rubric, Status
 from grader.scoring import band_for, compute_score
-from grader.text import NEGATIONS, Document, analyse
+from grader.text import DISCLAIMERS, NEGATIONS, Document, analyse, phrase_words
 
-NEGATION_WINDOW = 3  # words before a misconception's match that can negate it
+NEGATION_WINDOW = 5  # words before a misconception's match that can negate it
 STUFFED_LIST_SHARE = 0.5  # share of words in list-like fragments that makes an answer a keyword list
 STUFFED_DENSITY = 0.7  # share of words that are matched keywords that makes an answer a keyword dump
 
@@ -32,12 +32,10 @@ def compile_rubric(rubric: Rubric) -> CompiledRubric:
     cached = _COMPILED.get(id(rubric))
     if cached is not None and cached.rubric is rubric:
         return cached
-    concepts = tuple(
-        tuple(compile_pattern(k, c.synonyms.get(k, ())) for k in c.keywords) for c in rubric.concepts
-    )
+    concepts = tuple(tuple(compile_pattern(k, c.synonyms.get(k, ())) for k in c.keywords) for c in rubric.concepts)
     misconceptions = tuple(tuple(compile_pattern(k) for k in m.keywords) for m in rubric.misconceptions)
     every = [p for group in (*concepts, *misconceptions) for p in group]
-    compiled = CompiledRubric(rubric, concepts, misconceptions, Vocabulary(pattern_vocabulary(every)))
+    compiled = CompiledRubric(rubric, concepts, misconceptions, pattern_vocabulary(every))
     if len(_COMPILED) > 256:
         _COMPILED.clear()
     _COMPILED[id(rubric)] = compiled
@@ -131,8 +129,14 @@ def _find_misconceptions(
 
 
 def _negated(hit: Hit, doc: Document) -> bool:
-    start = max(doc.sentences[hit.sentence].first_token, hit.first - NEGATION_WINDOW)
-    return any(doc.words[i] in NEGATIONS for i in range(start, hit.last + 1))
+    """Negated or disowned: a negation shortly before or inside the match (not part of the keyword itself),
+    or a sentence that calls the claim a myth, wrong, incorrect, a mistake."""
+    sentence = doc.sentences[hit.sentence]
+    own = set(phrase_words(hit.label))
+    start = max(sentence.first_token, hit.first - NEGATION_WINDOW)
+    if any(doc.words[i] in NEGATIONS and doc.words[i] not in own for i in range(start, hit.last + 1)):
+        return True
+    return any(doc.words[i] in DISCLAIMERS for i in range(sentence.first_token, sentence.last_token))
 
 
 def _flags(answer: str, doc: Document, concepts: list[ConceptResult], matched: set[int]) -> list[str]:

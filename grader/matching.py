@@ -11,17 +11,19 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
-from grader.text import Document, joined_stem, phrase_stems
+from grader.text import Document, joined_stem, phrase_stems, phrase_words
 
 MAX_GAP = 1  # extra words tolerated between the words of a phrase
+MIN_TYPO_LENGTH = 7  # shorter words are never typo-corrected
 
 
 @dataclass(frozen=True, slots=True)
 class Phrase:
     stems: tuple[str, ...]
     joined: str | None
+    words: tuple[tuple[str, str], ...] = ()  # (word, stem) of each plain word, for typo correction
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,12 @@ def compile_phrase(text: str) -> Phrase | None:
     stems = phrase_stems(text)
     if not stems:
         return None
-    return Phrase(stems, joined_stem(text))
+    words = []
+    for word in phrase_words(text):
+        word_stems = phrase_stems(word)
+        if len(word_stems) == 1:  # abbreviations that expand to several words are not typo targets
+            words.append((word, word_stems[0]))
+    return Phrase(stems, joined_stem(text), tuple(words))
 
 
 def compile_pattern(keyword: str, synonyms: Iterable[str] = ()) -> Pattern:
@@ -56,34 +63,45 @@ def compile_pattern(keyword: str, synonyms: Iterable[str] = ()) -> Pattern:
     return Pattern(keyword, tuple(alternatives))
 
 
-def pattern_vocabulary(patterns: Iterable[Pattern]) -> frozenset[str]:
-    return frozenset(
-        stem for pattern in patterns for alt in pattern.alternatives for phrase in alt for stem in phrase.stems
-    )
+def pattern_vocabulary(patterns: Iterable[Pattern]) -> Vocabulary:
+    """The words and stems a set of patterns looks for."""
+    stems: set[str] = set()
+    words: dict[str, str] = {}
+    for pattern in patterns:
+        for alternative in pattern.alternatives:
+            for phrase in alternative:
+                stems.update(phrase.stems)
+                words.update(phrase.words)
+    return Vocabulary(frozenset(stems), words)
 
 
 @dataclass
 class Vocabulary:
-    """The stems a rubric looks for, with a memo of typo corrections onto them."""
+    """What a rubric looks for: stems, and its words (word -> stem) for typo correction."""
 
     stems: frozenset[str]
+    words: dict[str, str] = field(default_factory=dict)
     _choices: list[str] = field(default_factory=list)
     _memo: dict[str, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._choices = sorted(s for s in self.stems if len(s) >= 5)
+        self._choices = sorted(w for w in self.words if len(w) >= MIN_TYPO_LENGTH - 1)
 
-    def correct(self, stem: str) -> str | None:
-        """The rubric stem that `stem` is a one-letter typo of (two letters for long words), if any."""
-        if stem in self.stems or len(stem) < 6 or stem.isdigit():
+    def correct(self, word: str, stem: str) -> str | None:
+        """The stem of the rubric word that `word` is a typo of, if any.
+
+        One edit (a transposition counts as one) in words of 7+ letters, two in words of 11+; the first letter
+        must agree. Shorter words are never corrected: too many real words are one letter apart.
+        """
+        if stem in self.stems or len(word) < MIN_TYPO_LENGTH or not word.isalpha():
             return None
-        if stem in self._memo:
-            return self._memo[stem]
-        cutoff = 2 if len(stem) >= 10 else 1
-        found = process.extractOne(stem, self._choices, scorer=Levenshtein.distance, score_cutoff=cutoff)
-        result = found[0] if found and found[0][0] == stem[0] and len(found[0]) >= 5 else None
+        if word in self._memo:
+            return self._memo[word]
+        cutoff = 2 if len(word) >= 11 else 1
+        found = process.extractOne(word, self._choices, scorer=OSA.distance, score_cutoff=cutoff)
+        result = self.words[found[0]] if found and found[0][0] == word[0] else None
         if len(self._memo) < 100_000:
-            self._memo[stem] = result
+            self._memo[word] = result
         return result
 
 
@@ -95,9 +113,9 @@ class Matcher:
         self.stems = list(doc.stems)
         self.positions: dict[str, list[int]] = doc.positions
         corrected = False
-        for index, stem in enumerate(doc.stems):
-            fixed = vocabulary.correct(stem)
-            if fixed is not None:
+        for index, (word, stem) in enumerate(zip(doc.words, doc.stems, strict=True)):
+            fixed = vocabulary.correct(word, stem)
+            if fixed is not None and fixed != stem:
                 self.stems[index] = fixed
                 corrected = True
         if corrected:
@@ -124,7 +142,8 @@ class Matcher:
             cursor, ok = end, True
             for part in parts[1:]:
                 later = [
-                    span for span in self._find_phrase(part)
+                    span
+                    for span in self._find_phrase(part)
                     if span[0] > cursor and self.doc.sentence_of[span[0]] == sentence
                 ]
                 if not later:

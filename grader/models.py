@@ -152,3 +152,7 @@ class Grade(BaseModel):
     usage: Usage | None = None
     confidence: float | None = None
     disagreements: list[Disagreement] = Field(default_factory=list)
+    # Set only when a calibration mapping (`--calibration FILE`) was applied: `score` mapped onto the human
+    # scale the mapping was fitted on (0..calibrated_max). `score` itself stays the computed 0-10 score.
+    calibrated_score: float | None = None
+    calibrated_max: float | None = None

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from grader.bank import Bank
-from grader.keyword_grader import grade_by_keywords
-from grader.models import Grade, Question, Rubric
+from grader.errors import ConfigError, LLMError, StorageError
+from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION
+from grader.keyword_grader import grade_by_keywords as grade_by_rubric_keywords
+from grader.models import Disagreement, Grade, Question, Rubric
+from grader.reference import DerivedRubric, bank_stats, derive_rubric, grade_by_reference
+
+if TYPE_CHECKING:
+    from grader.llm_cache import GradeCache
+    from grader.llm_client import LLMSettings
 
 Mode = Literal["auto", "keyword", "llm", "hybrid"]
+SAMPLING_TEMPERATURE = 0.7  # used when several samples are asked for and no temperature is given
+ANSWER_FLAGS = (KEYWORD_STUFFING, PROMPT_INJECTION)  # flags about the answer itself, whoever grades it
 
 
 @dataclass(frozen=True)
@@ -23,30 +32,174 @@ class GradeOptions:
     timeout: float = 60.0
     samples: int = 1
     use_cache: bool = True
+    temperature: float | None = None  # None: 0 for one sample, SAMPLING_TEMPERATURE for several
+    max_retries: int = 2
+    fallback: bool = True  # False: raise LLMError instead of grading by keywords when the model fails
+    client: Literal["auto", "litellm", "openai"] = "auto"
 
     def method(self) -> Literal["keyword", "llm", "hybrid"]:
         if self.mode == "auto":
             return "llm" if self.model else "keyword"
         return self.mode
 
+    def check(self) -> None:
+        """Raise ConfigError for settings that cannot work together."""
+        if self.method() != "keyword" and not self.model:
+            raise ConfigError(
+                f"--mode {self.mode} needs a model: pass --model, set GRADER_MODEL, or set model in the config file"
+            )
+        if self.samples < 1:
+            raise ConfigError("--samples must be at least 1")
+        if self.timeout <= 0:
+            raise ConfigError("--timeout must be more than 0 seconds")
+        if self.temperature is not None and not 0 <= self.temperature <= 2:
+            raise ConfigError("--temperature must be between 0 and 2")
+
+    def sampling_temperature(self) -> float:
+        if self.temperature is not None:
+            return self.temperature
+        return 0.0 if self.samples == 1 else SAMPLING_TEMPERATURE
+
 
 def rubric_for(bank: Bank, question: Question) -> Rubric:
-    """The question's rubric from the bank."""
+    """The question's rubric from the bank; for a question with only a reference answer, one derived from it."""
+    if question.reference and not bank.has_rubric(question.id):
+        return derive_rubric(question, stats=bank_stats(bank.questions.values()))
     return bank.rubric(question.id)
 
 
+def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
+    """The offline grader: a derived rubric's key terms (grader.reference), else the rubric's keywords."""
+    if isinstance(rubric, DerivedRubric):
+        return grade_by_reference(rubric, answer)
+    return grade_by_rubric_keywords(rubric, answer)
+
+
 def grade_answer(question: Question, rubric: Rubric, answer: str, options: GradeOptions | None = None) -> Grade:
-    """Grade one answer to `question` with the grader `options` select."""
+    """Grade one answer to `question` with the grader `options` select.
+
+    The keyword grader always runs. With a model (mode llm or hybrid, or auto with a model configured) the
+    model grades too; when it fails the keyword grade is returned with `fallback_reason` set (or LLMError
+    is raised when `options.fallback` is off). Raises ConfigError for unusable settings.
+    """
     options = options or GradeOptions()
-    del question
-    return grade_by_keywords(rubric, answer)
+    keyword = grade_by_keywords(rubric, answer)
+    if options.method() == "keyword":
+        return keyword
+    settings = _llm_settings(options)
+    from grader.llm_grader import grade_with_llm
+
+    cache, key = _open_cache(rubric, answer, options)
+    try:
+        llm = _lookup(cache, key)
+        if llm is None:
+            flags = [f for f in keyword.flags if f in ANSWER_FLAGS]
+            llm = grade_with_llm(question, rubric, answer, settings, options.samples, flags)
+            _store(cache, key, llm)
+    except LLMError as exc:
+        return _fall_back(keyword, options, exc)
+    return _reconcile(llm, keyword) if options.method() == "hybrid" else llm
 
 
 async def grade_answer_async(
     question: Question, rubric: Rubric, answer: str, options: GradeOptions | None = None
 ) -> Grade:
-    """`grade_answer` for an event loop: the keyword path runs inline, the LLM path off the loop."""
+    """`grade_answer` for an event loop: the keyword path runs inline, the model is awaited (litellm.acompletion
+    or the async openai client), the cache is read and written off the loop."""
     options = options or GradeOptions()
+    keyword = grade_by_keywords(rubric, answer)
     if options.method() == "keyword":
-        return grade_answer(question, rubric, answer, options)
-    return await asyncio.to_thread(grade_answer, question, rubric, answer, options)
+        return keyword
+    settings = _llm_settings(options)
+    import asyncio
+
+    from grader.llm_grader import agrade_with_llm
+
+    cache, key = _open_cache(rubric, answer, options)
+    try:
+        llm = await asyncio.to_thread(_lookup, cache, key) if cache else None
+        if llm is None:
+            flags = [f for f in keyword.flags if f in ANSWER_FLAGS]
+            llm = await agrade_with_llm(question, rubric, answer, settings, options.samples, flags)
+            if cache:
+                await asyncio.to_thread(_store, cache, key, llm)
+    except LLMError as exc:
+        return _fall_back(keyword, options, exc)
+    return _reconcile(llm, keyword) if options.method() == "hybrid" else llm
+
+
+def _llm_settings(options: GradeOptions) -> LLMSettings:
+    options.check()
+    from grader.llm_client import LLMSettings, ensure_installed
+
+    settings = LLMSettings(
+        model=options.model or "",
+        api_base=options.api_base,
+        timeout=options.timeout,
+        max_retries=options.max_retries,
+        temperature=options.sampling_temperature(),
+        client=options.client,
+    )
+    ensure_installed(settings)
+    return settings
+
+
+def _open_cache(rubric: Rubric, answer: str, options: GradeOptions) -> tuple[GradeCache | None, str]:
+    if not options.use_cache:
+        return None, ""
+    from grader.llm_cache import GradeCache, cache_key
+    from grader.llm_prompt import PROMPT_VERSION
+
+    key = cache_key(
+        model=options.model or "",
+        api_base=options.api_base,
+        prompt_version=PROMPT_VERSION,
+        rubric=rubric,
+        answer=answer,
+        samples=options.samples,
+        temperature=options.sampling_temperature(),
+    )
+    return GradeCache(), key
+
+
+def _lookup(cache: GradeCache | None, key: str) -> Grade | None:
+    """The cached grade, if any; a cache that cannot be read is skipped (it only saves requests)."""
+    if cache is None:
+        return None
+    try:
+        return cache.get(key)
+    except StorageError:
+        return None
+
+
+def _store(cache: GradeCache | None, key: str, grade: Grade) -> None:
+    if cache is None:
+        return
+    with contextlib.suppress(StorageError):
+        cache.put(key, grade)
+
+
+def _fall_back(keyword: Grade, options: GradeOptions, error: LLMError) -> Grade:
+    if not options.fallback:
+        raise error
+    return keyword.model_copy(update={"fallback_reason": str(error)})
+
+
+def _reconcile(llm: Grade, keyword: Grade) -> Grade:
+    """The LLM's grade, with every concept where the keyword grader tells a different story listed."""
+    by_id = {c.id: c for c in keyword.concepts}
+    disagreements: list[Disagreement] = []
+    for concept in llm.concepts:
+        other = by_id.get(concept.id)
+        if other is None:
+            continue
+        if concept.status != "missing" and other.status == "missing":
+            note = "the LLM found this concept, but none of its keywords occur in the answer"
+        elif concept.status == "missing" and other.status != "missing":
+            note = f"keywords matched ({', '.join(other.matched[:3])}), but the LLM judged the concept missing"
+        else:
+            continue
+        disagreements.append(
+            Disagreement(concept_id=concept.id, llm_status=concept.status, keyword_status=other.status, note=note)
+        )
+    return llm.model_copy(update={"method": "hybrid", "disagreements": disagreements})

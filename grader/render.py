@@ -71,6 +71,9 @@ def _headline(grade: Grade) -> Text:
     text = Text("Score ", style="bold")
     text.append(f"{grade.score:g} / {grade.max_score:g}", style=BAND_STYLE.get(grade.band, "bold"))
     text.append(f"  ({grade.band})", style=BAND_STYLE.get(grade.band, ""))
+    if grade.calibrated_score is not None:
+        calibrated = f"  ≈ {grade.calibrated_score:g} / {grade.calibrated_max or 0:g} on the calibrated scale"
+        text.append(calibrated, style="bold")
     method = grade.method + (f" · {grade.model}" if grade.model else "")
     text.append(f"   graded by {method}", style="dim")
     if grade.confidence is not None:

@@ -100,17 +100,18 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
 class ResultsWriter:
     """Appends results lines: one `write()` per line, so a kill never tears a line.
 
-    `sync_every` is how many seconds may pass before written lines are fsync'ed (0: after every line).
-    Written lines survive a killed process at once; `sync_every` only bounds what a power loss can take.
+    `sync_every` is how many seconds may pass before written lines are fsync'ed (0: after every line; None:
+    never on its own, the caller calls `fsync()`, e.g. from a worker thread so an event loop never waits on
+    the disk). Written lines survive a killed process at once; fsync only matters for a power loss.
     The file is locked while open, so two batches cannot interleave their lines in the same file.
     """
 
-    def __init__(self, path: Path, sync_every: float = 0.0) -> None:
+    def __init__(self, path: Path, sync_every: float | None = 0.0) -> None:
         self.path = path
         self.sync_every = sync_every
+        self.unsynced = False  # lines written since the last fsync began
         self._fd = -1
         self._last_sync = 0.0
-        self._dirty = False
 
     def __enter__(self) -> ResultsWriter:
         self.open()
@@ -159,20 +160,26 @@ class ResultsWriter:
                 data = data[written:]
         except OSError as exc:
             raise StorageError(f"{self.path}: cannot write the results file: {exc.strerror or exc}") from None
-        self._dirty = True
-        if self.sync_every <= 0 or time.monotonic() - self._last_sync >= self.sync_every:
-            self.sync()
+        self.unsynced = True
+        if self.sync_every is not None and (
+            self.sync_every <= 0 or time.monotonic() - self._last_sync >= self.sync_every
+        ):
+            self.fsync()
 
-    def sync(self) -> None:
-        if self._fd >= 0 and self._dirty:
-            os.fsync(self._fd)
-            self._dirty = False
-        self._last_sync = time.monotonic()
+    def fsync(self) -> None:
+        """Flush the lines written so far to the disk (safe to call from another thread)."""
+        if self._fd >= 0 and self.unsynced:
+            self.unsynced = False  # before the call: a line written meanwhile marks the file again
+            self._last_sync = time.monotonic()
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise StorageError(f"{self.path}: cannot sync the results file: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         if self._fd >= 0:
             try:
-                self.sync()
+                self.fsync()
             finally:
                 os.close(self._fd)
                 self._fd = -1

@@ -10,8 +10,9 @@ import Stemmer  # PyStemmer: the Snowball stemmers compiled from C
 
 _STEMMER = Stemmer.Stemmer("english")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?|%")
-# A sentence ends at . ! ? followed by a space, or at a line break.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+# A sentence ends at . ! ? followed by white space, at a blank line, or at a line break before a list item or
+# heading. A single line break inside a paragraph (hard-wrapped text) does not end a sentence.
+_SENTENCE_END = re.compile(r"(?<=[.!?:])[ \t]*\n+|(?<=[.!?])\s+|\n\s*\n\s*|\n(?=\s*(?:[-*+>•]|\d+[.)]|#+)\s)")
 _ITEM_SEP = re.compile(r"[,;|]|\s/\s|\s-\s")
 _BULLET = re.compile(r"^\s*(?:[-*+>•]|\d+[.)]|#+)\s*")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
@@ -24,12 +25,19 @@ FUNCTION_WORDS = frozenset(
     their theirs them then there these they this those through to too under until up very was we were
     what when where which while who whom why will with would you your yours us let get got make makes
     use used using way first then next also i'm i've we're we've it's that's don't doesn't didn't won't
-    can't isn't aren't wasn't weren't""".split()
+    can't isn't aren't wasn't weren't within including across via per onto upon among inside outside since
+    though although unless whether must may might shall etc e.g i.e like such both either neither whose
+    it'll we'll they're they've""".split()
 )
 
 NEGATIONS = frozenset(
     """not no never without avoid avoiding instead rather nor don't doesn't didn't won't can't isn't aren't
-    wasn't weren't shouldn't mustn't cannot myth misconception wrong""".split()
+    wasn't weren't shouldn't mustn't cannot""".split()
+)
+
+# Words that disown a claim anywhere in its sentence ("a common myth is that ...", "..., which is wrong").
+DISCLAIMERS = frozenset(
+    "myth myths misconception misconceptions wrong incorrect mistake mistaken false untrue fallacy".split()
 )
 
 # Abbreviations read as their expansion, on both the answer and the rubric side.
@@ -98,7 +106,10 @@ def stem(word: str) -> str:
 
     Short plurals that Snowball keeps (`SLOs`, `CVEs`) lose their `s`, so acronyms match their plurals.
     """
-    word = _americanise(word.replace("'", ""))
+    base, _, suffix = word.partition("'")
+    if suffix:  # contractions and possessives: "i'd" -> "i", "team's" -> "team", "don't" -> "dont"
+        word = base + "t" if suffix == "t" else base
+    word = _americanise(word)
     stemmed = _STEMMER.stemWord(word)
     if stemmed == word and 4 <= len(word) <= 6 and word.endswith("s") and not word.endswith(("ss", "us")):
         return word[:-1]
@@ -121,10 +132,15 @@ def phrase_stems(phrase: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def phrase_words(phrase: str) -> list[str]:
+    """The lower-case words of a phrase, as the tokeniser sees them."""
+    return [m.group() for m in _WORD.finditer(phrase.translate(_QUOTES).lower())]
+
+
 def joined_stem(phrase: str) -> str | None:
-    """The stem of a multi-word phrase written as one word (`roll back` -> `rollback`), else None."""
-    words = [m.group() for m in _WORD.finditer(phrase.translate(_QUOTES).lower())]
-    if len(words) < 2:
+    """The stem of a two- or three-word phrase written as one word (`roll back` -> `rollback`), else None."""
+    words = phrase_words(phrase)
+    if not 2 <= len(words) <= 3 or any("'" in word for word in words):
         return None
     return stem("".join(words))
 
@@ -190,7 +206,7 @@ def _is_list_like(words: list[str], segment: str) -> bool:
     if len(items) >= 3 and count / len(items) < 3:
         return True
     function = sum(1 for word in words if word in FUNCTION_WORDS)
-    return count >= 6 and function / count < 0.1
+    return count >= 5 and function == 0
 
 
 def analyse(text: str) -> Document:
@@ -206,7 +222,7 @@ def analyse(text: str) -> Document:
             word = match.group().lower()
             seg_words.append(word)
             span = match.span()
-            if previous_word is not None:
+            if previous_word is not None and "'" not in previous_word + word:
                 doc.joined.setdefault(stem(previous_word + word), []).append(len(doc.stems) - 1)
             previous_word = word
             for part in _expand(word):
@@ -219,9 +235,7 @@ def analyse(text: str) -> Document:
         if len(doc.stems) == first:
             continue
         segment = normalised[seg_start:seg_end]
-        doc.sentences.append(
-            Sentence(seg_start, seg_end, first, len(doc.stems), _is_list_like(seg_words, segment))
-        )
+        doc.sentences.append(Sentence(seg_start, seg_end, first, len(doc.stems), _is_list_like(seg_words, segment)))
     return doc
 
 

@@ -71,9 +71,7 @@ def check_bank(root: Path) -> CheckReport:
         if path.stem not in question_ids:
             problems.append(Problem(str(path), "question_id", f"no question '{path.stem}' in the bank"))
         if rubric.question_id != path.stem:
-            problems.append(
-                Problem(str(path), "question_id", f"'{rubric.question_id}' does not match the file name")
-            )
+            problems.append(Problem(str(path), "question_id", f"'{rubric.question_id}' does not match the file name"))
         problems.extend(check_rubric(rubric, str(path)))
     return CheckReport(len(question_ids), len(rubric_paths), tuple(problems))
 
@@ -82,7 +80,9 @@ def check_rubric(rubric: Rubric, path: str) -> list[Problem]:
     """Problems the schema cannot see: duplicate ids and keywords, keywords with no words, weak model answers."""
     problems: list[Problem] = []
     if rubric.draft:
-        problems.append(Problem(path, "draft", "machine-drafted rubric: review it, then remove 'draft: true'", "warning"))
+        problems.append(
+            Problem(path, "draft", "machine-drafted rubric: review it, then remove 'draft: true'", "warning")
+        )
     for kind, items in (("concepts", rubric.concepts), ("misconceptions", rubric.misconceptions)):
         seen: set[str] = set()
         for index, item in enumerate(items):
@@ -116,7 +116,9 @@ def _check_keywords(path: str, where: str, keywords: list[str]) -> list[Problem]
             problems.append(Problem(path, f"{where}.keywords.{index}", f"'{keyword}' has no words to match"))
         elif stems in seen:
             problems.append(
-                Problem(path, f"{where}.keywords.{index}", f"'{keyword}' matches the same as '{seen[stems]}'", "warning")
+                Problem(
+                    path, f"{where}.keywords.{index}", f"'{keyword}' matches the same as '{seen[stems]}'", "warning"
+                )
             )
         else:
             seen[stems] = keyword

@@ -17,7 +17,7 @@ GOOD = (
 )
 
 
-def run(runner: CliRunner, *args: str, input: str | bytes | None = None):  # noqa: ANN201, A002
+def run(runner: CliRunner, *args: str, input: str | bytes | None = None):
     return runner.invoke(app, list(args), input=input)
 
 
@@ -56,7 +56,13 @@ def test_answer_rich_view(runner: CliRunner) -> None:
 @pytest.mark.parametrize(
     ("args", "stdin", "code", "message"),
     [
-        pytest.param(["-q", "cicd-9"], GOOD, 2, "unknown question 'cicd-9'; did you mean: cicd-3, cicd-4, cicd-5?", id="unknown-id"),
+        pytest.param(
+            ["-q", "cicd-9"],
+            GOOD,
+            2,
+            "unknown question 'cicd-9'; did you mean: cicd-3, cicd-4, cicd-5?",
+            id="unknown-id",
+        ),
         pytest.param(["-q", "cicd-3"], "   \n  ", 3, "the answer is empty", id="empty-stdin"),
         pytest.param(["-q", "cicd-3", "--file", "MISSING"], None, 3, "no such file", id="missing-file"),
         pytest.param(["-q", "cicd-3", "--file", "DIR"], None, 3, "is a directory", id="directory"),

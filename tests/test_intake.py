@@ -18,7 +18,9 @@ from grader.intake import MAX_ANSWER_BYTES, decode_answer, read_answer_file, rea
         pytest.param(b"  \n\t \n", "the answer is empty", id="whitespace"),
         pytest.param(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary", id="binary-nul"),
         pytest.param(bytes(range(1, 9)) * 50, "binary", id="binary-control"),
-        pytest.param("caf\u00e9".encode("latin-1") + b" answer", "not UTF-8 text (byte 0xe9 at offset 3)", id="latin-1"),
+        pytest.param(
+            "caf\u00e9".encode("latin-1") + b" answer", "not UTF-8 text (byte 0xe9 at offset 3)", id="latin-1"
+        ),
         pytest.param(b"x" * (MAX_ANSWER_BYTES + 1), "the limit is 65,536 bytes", id="too-large"),
     ],
 )

@@ -48,7 +48,7 @@ RUBRIC = Rubric(
 )
 
 
-def grade(answer: str):  # noqa: ANN201
+def grade(answer: str):
     return grade_by_keywords(RUBRIC, answer)
 
 
@@ -86,9 +86,7 @@ def test_concept_status(answer: str, expected: dict[str, str]) -> None:
 
 
 def test_score_is_weighted_credit() -> None:
-    result = grade(
-        "We run blue-green with identical environments. I have heard of canary releases being used too."
-    )
+    result = grade("We run blue-green with identical environments. I have heard of canary releases being used too.")
     # switch covered (3) + canary partial (2 * 0.5) of 6 -> 6.7
     assert result.score == pytest.approx(6.7)
     assert result.method == "keyword"
@@ -121,6 +119,8 @@ def test_misconception_detected() -> None:
     [
         pytest.param("A canary does not go to all servers at once; it starts small.", id="not"),
         pytest.param("A canary never reaches all servers at once at the start.", id="never"),
+        pytest.param("A common myth is that a canary goes to all servers at once.", id="myth"),
+        pytest.param("Some say the canary hits all servers at once, which is wrong.", id="disowned-after"),
     ],
 )
 def test_negated_misconception_is_ignored(answer: str) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from grader.matching import Matcher, Vocabulary, compile_pattern, pattern_vocabulary
+from grader.matching import Matcher, compile_pattern, pattern_vocabulary
 from grader.text import analyse
 
 
 def matches(keyword: str, answer: str, synonyms: tuple[str, ...] = ()) -> bool:
     pattern = compile_pattern(keyword, synonyms)
-    matcher = Matcher(analyse(answer), Vocabulary(pattern_vocabulary([pattern])))
+    matcher = Matcher(analyse(answer), pattern_vocabulary([pattern]))
     return bool(matcher.find(pattern))
 
 
@@ -42,6 +42,9 @@ def matches(keyword: str, answer: str, synonyms: tuple[str, ...] = ()) -> bool:
         pytest.param("analyze", "we analysed the logs", id="british-yse"),
         pytest.param("CVE", "patch critical CVEs first", id="acronym-plural-2"),
         pytest.param("it's", "it\u2019s fine", id="curly-apostrophe"),
+        pytest.param("load balancer", "we put it behind the load\nbalancer", id="hard-wrapped-line"),
+        pytest.param("deployments", "we automated deploymnets", id="typo-transposition"),
+        pytest.param("team", "the team's runbook", id="possessive"),
     ],
 )
 def test_keyword_matches(keyword: str, answer: str) -> None:
@@ -58,6 +61,11 @@ def test_keyword_matches(keyword: str, answer: str) -> None:
         pytest.param("canary", "a binary file", id="different-word"),
         pytest.param("load balancer", "we use an ALB", id="synonym-only-when-listed"),
         pytest.param("load balancer", "the load. Balancer", id="phrase-crosses-sentence"),
+        pytest.param("load balancer", "the load\n\nbalancer", id="phrase-crosses-paragraph"),
+        pytest.param("load balancer", "- the load\n- balancer", id="phrase-crosses-bullets"),
+        pytest.param("ids", "I'd say so", id="contraction-is-not-a-word"),
+        pytest.param("consul", "the consumers", id="no-typo-on-different-word"),
+        pytest.param("conmon", "a common tool", id="no-typo-on-short-word"),
     ],
 )
 def test_keyword_does_not_match(keyword: str, answer: str) -> None:

@@ -26,13 +26,22 @@ def wrong(penalty: float) -> MisconceptionResult:
         pytest.param([], [], [], 0.0, id="no-concepts"),
     ],
 )
-def test_compute_score(concepts, misconceptions, flags, expected) -> None:  # noqa: ANN001
+def test_compute_score(concepts, misconceptions, flags, expected) -> None:
     assert compute_score(concepts, misconceptions, flags) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
     ("score", "band"),
-    [(10, "excellent"), (8.5, "excellent"), (8.4, "good"), (7, "good"), (5, "fair"), (3, "weak"), (2.9, "poor"), (0, "poor")],
+    [
+        (10, "excellent"),
+        (8.5, "excellent"),
+        (8.4, "good"),
+        (7, "good"),
+        (5, "fair"),
+        (3, "weak"),
+        (2.9, "poor"),
+        (0, "poor"),
+    ],
 )
 def test_band_for(score: float, band: str) -> None:
     assert band_for(score) == band

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,14 +12,14 @@ import typer
 from grader.cli.common import err, friendly, out, state, write_json
 from grader.errors import AnswerError
 from grader.intake import check_answer_text, read_answer_file, read_answer_stream
-from grader.pipeline import GradeOptions, Mode, grade_answer, rubric_for
-from grader.render import grade_view, question_view
+from grader.pipeline import grade_answer, rubric_for
+from grader.settings import resolve_options
 
 LLM_PANEL = "LLM grading"
 EDITOR_TEMPLATE = "\n\n# Write your answer above. Lines starting with '#' are ignored.\n# Question: {text}\n"
 
 
-class ModeChoice(str, Enum):
+class ModeChoice(StrEnum):
     auto = "auto"
     keyword = "keyword"
     llm = "llm"
@@ -36,46 +36,125 @@ def answer(
     editor: Annotated[bool, typer.Option("--editor", "-e", help="Write the answer in $EDITOR.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the grade as JSON and nothing else.")] = False,
     show_model_answer: Annotated[bool, typer.Option("--show-model-answer", help="Show the model answer.")] = False,
+    no_save: Annotated[bool, typer.Option("--no-save", help="Do not save this attempt in the history.")] = False,
     mode: Annotated[
-        ModeChoice,
+        ModeChoice | None,
         typer.Option(
             case_sensitive=False,
-            help="auto (the LLM when a model is configured, else keywords), keyword, llm or hybrid.",
+            help="auto (the LLM when a model is configured, else keywords), keyword, llm or hybrid (default: auto).",
+            show_default=False,
             rich_help_panel=LLM_PANEL,
         ),
-    ] = ModeChoice.auto,
+    ] = None,
     model: Annotated[
         str | None,
-        typer.Option(envvar="GRADER_MODEL", help="litellm model string.", rich_help_panel=LLM_PANEL),
+        typer.Option(
+            envvar="GRADER_MODEL",
+            help="litellm model string: gpt-4o-mini, anthropic/..., ollama/..., openai/<name> with --api-base.",
+            rich_help_panel=LLM_PANEL,
+        ),
     ] = None,
     api_base: Annotated[
         str | None,
         typer.Option(envvar="GRADER_API_BASE", help="OpenAI-compatible base URL.", rich_help_panel=LLM_PANEL),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per LLM request.", rich_help_panel=LLM_PANEL)] = 60.0,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds per LLM request (default: 60).", show_default=False, rich_help_panel=LLM_PANEL),
+    ] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            help="Grade N times and take the majority per concept (default: 1).",
+            show_default=False,
+            rich_help_panel=LLM_PANEL,
+        ),
+    ] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            help="Sampling temperature (default: 0; 0.7 with --samples > 1).",
+            show_default=False,
+            rich_help_panel=LLM_PANEL,
+        ),
+    ] = None,
+    cache: Annotated[
+        bool | None,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Reuse an earlier grade of the same answer (default: cache).",
+            show_default=False,
+            rich_help_panel=LLM_PANEL,
+        ),
+    ] = None,
+    fallback: Annotated[
+        bool | None,
+        typer.Option(
+            "--fallback/--no-fallback",
+            help="Grade by keywords when the model fails; --no-fallback exits 6 instead (default: fallback).",
+            show_default=False,
+            rich_help_panel=LLM_PANEL,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="GRADER_CONFIG",
+            help="TOML config file (default: $GRADER_HOME/config.toml).",
+            show_default=False,
+            rich_help_panel=LLM_PANEL,
+        ),
+    ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="GRADER_CALIBRATION",
+            help="Also map the score onto a human scale with a mapping saved by `grade calibrate --fit`.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Grade an answer to one question (from --file, stdin, $EDITOR, or typed in)."""
     app_state = state(ctx)
     bank = app_state.bank()
     q = bank.question(question)
     rubric = rubric_for(bank, q)
+    options = resolve_options(
+        mode=mode.value if mode else None,
+        model=model,
+        api_base=api_base,
+        timeout=timeout,
+        samples=samples,
+        temperature=temperature,
+        use_cache=cache,
+        fallback=fallback,
+        config=config,
+    )
+    mapping = None
+    if calibration is not None:  # read before the answer: a bad mapping file fails fast (exit 5)
+        from grader.calibration import load_mapping
+
+        mapping = load_mapping(calibration)
     title = bank.titles.get(q.category)
     interactive = file is None and not editor and sys.stdin.isatty()
-    if not json_output:
-        out.print(question_view(q, title))
-    elif interactive:
-        err.print(question_view(q, title))
+    if not json_output or interactive:
+        from grader.render import question_view  # rich is imported only where a view is printed
+
+        (err if json_output else out).print(question_view(q, title))
     text = _read_answer(file, editor, interactive, q.text)
-    options = GradeOptions(mode=_mode(mode), model=model, api_base=api_base, timeout=timeout)
     grade = grade_answer(q, rubric, text, options)
+    if mapping is not None:
+        grade = mapping.apply_to(grade)
     if json_output:
         write_json(grade.model_dump_json(indent=2))
-        return
-    out.print(grade_view(grade, rubric.model_answer if show_model_answer else None))
+    else:
+        from grader.render import grade_view
 
+        out.print(grade_view(grade, rubric.model_answer if show_model_answer else None))
+    if not no_save:  # after the output: a history problem never hides the feedback (it still exits 7)
+        from grader.history import record_attempt
 
-def _mode(value: ModeChoice) -> Mode:
-    return value.value  # type: ignore[return-value]
+        record_attempt(q, text, grade)
 
 
 def _read_answer(file: Path | None, editor: bool, interactive: bool, question_text: str) -> str:

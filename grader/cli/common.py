@@ -8,11 +8,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
-import click
 import typer
-from rich.console import Console
 
 from grader.bank import Bank, load_bank
 from grader.errors import (
@@ -45,8 +43,25 @@ _EXIT_FOR: tuple[tuple[type[GraderError], int], ...] = (
     (StorageError, EXIT_STORAGE),
 )
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+
+
+class LazyConsole:
+    """A rich Console created on first use, so that `--json` paths never import rich."""
+
+    def __init__(self, **options: object) -> None:
+        self._options = options
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+out: Any = LazyConsole(highlight=False, soft_wrap=False)
+err: Any = LazyConsole(stderr=True, highlight=False)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -93,14 +108,21 @@ def friendly(command: Callable[P, R]) -> Callable[P, R]:
             fail(_escape(str(exc)), exit_code_for(exc))
         except KeyboardInterrupt:
             fail("interrupted", EXIT_INTERRUPTED)
-        except (typer.Exit, typer.Abort, SystemExit, click.ClickException):
+        except SystemExit:
             raise
-        except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+        except Exception as exc:
+            if _is_cli_signal(exc):
+                raise  # typer/click handle their own exits and usage errors
             if os.environ.get("GRADER_DEBUG"):
                 raise
             fail(_escape(f"internal error: {type(exc).__name__}: {exc} (set GRADER_DEBUG=1 for details)"), EXIT_FAILURE)
 
     return wrapper
+
+
+def _is_cli_signal(exc: BaseException) -> bool:
+    """typer.Exit, Abort and click's usage errors (typer may vendor click, so match by class name)."""
+    return any(kind.__name__ in {"Exit", "Abort", "ClickException"} for kind in type(exc).__mro__)
 
 
 def write_json(text: str) -> None:

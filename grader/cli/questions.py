@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -56,3 +57,49 @@ def show_question(
         if model_answer:
             out.print(Text("\nModel answer:", style="bold"))
             out.print(Text(rubric.model_answer.strip()))
+
+
+@app.command("import")
+@friendly
+def import_questions(
+    source: Annotated[Path, typer.Argument(metavar="FILE.md", help="Markdown: headings, numbered questions.")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Bank folder to write questions/ and rubrics/ into.")],
+    draft_rubrics: Annotated[
+        bool, typer.Option("--draft-rubrics", help="Ask the configured model to draft each rubric (marked draft).")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that already exist.")] = False,
+    model: Annotated[str | None, typer.Option(envvar="GRADER_MODEL", help="litellm model string.")] = None,
+    api_base: Annotated[
+        str | None, typer.Option(envvar="GRADER_API_BASE", help="OpenAI-compatible base URL.")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(help="Seconds per LLM request.", show_default=False)] = None,
+    config: Annotated[
+        Path | None, typer.Option(envvar="GRADER_CONFIG", help="TOML config file.", show_default=False)
+    ] = None,
+) -> None:
+    """Import a Markdown list of questions as a bank: questions plus draft rubrics to review."""
+    from grader.cli.common import EXIT_CONFIG, EXIT_PARTIAL, err
+    from grader.importer import import_questions as run_import
+
+    settings = None
+    if draft_rubrics:
+        from grader.importer import llm_settings
+        from grader.settings import resolve_options
+
+        options = resolve_options(mode="llm", model=model, api_base=api_base, timeout=timeout, config=config)
+        if not options.model:
+            fail("--draft-rubrics needs a model: set --model or GRADER_MODEL", EXIT_CONFIG)
+        settings = llm_settings(options)
+    result = run_import(source, out_dir, force=force, draft_with=settings)
+    for question_id, reason in result.failed:
+        err.print(f"warning: {question_id}: kept the skeleton: {reason}", markup=False, highlight=False)
+    drafted = f", {len(result.drafted)} drafted by the model" if draft_rubrics else ""
+    out.print(
+        f"{result.questions} questions in {len(result.categories)} categories -> {out_dir}: "
+        f"{len(result.question_files)} question files, {len(result.rubric_files)} draft rubrics{drafted}. "
+        f"Review them, then run: grade --bank {out_dir} rubrics check",
+        markup=False,
+        highlight=False,
+    )
+    if result.failed:
+        raise typer.Exit(EXIT_PARTIAL)

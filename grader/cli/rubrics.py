@@ -18,7 +18,8 @@ app = typer.Typer(help="Author and check rubrics.", no_args_is_help=True)
 def check(
     ctx: typer.Context,
     directory: Annotated[
-        Path | None, typer.Argument(metavar="[DIR]", help="A bank folder (with questions/ and rubrics/), or its rubrics/.")
+        Path | None,
+        typer.Argument(metavar="[DIR]", help="A bank folder (with questions/ and rubrics/), or its rubrics/."),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> None:

@@ -1,0 +1,344 @@
+"""`grade batch` (grade many answers into a results file, resumable) and `grade coverage` (cohort view)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from grader.cli.answer import ModeChoice
+from grader.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    err,
+    fail,
+    friendly,
+    out,
+    state,
+    write_json,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from rich.progress import Progress
+
+    from grader.batch import Outcome
+    from grader.coverage import CandidateSummary, QuestionSummary
+
+LLM_PANEL = "LLM grading"
+OUTPUT_PANEL = "Output"
+EXIT_FOR_STATUS = {"ok": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_FAILURE, "empty": EXIT_FAILURE}
+
+
+@friendly
+def batch(
+    ctx: typer.Context,
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Folders of .md/.txt answers (candidate/question-id.md), .jsonl or .csv files.",
+            exists=True,
+            show_default=False,
+            metavar="INPUT",
+        ),
+    ],
+    results: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Results file (JSONL); graded answers in it are skipped.",
+            rich_help_panel=OUTPUT_PANEL,
+        ),
+    ] = Path("results.jsonl"),
+    reports: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--report",
+            "-r",
+            help="Write a report: .html, .md or .csv (repeatable).",
+            rich_help_panel=OUTPUT_PANEL,
+            show_default=False,
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No progress bar and no summary.", rich_help_panel=OUTPUT_PANEL),
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the summary as JSON.", rich_help_panel=OUTPUT_PANEL)
+    ] = False,
+    concurrency: Annotated[
+        int,
+        typer.Option(min=1, max=256, help="Answers graded at once on the LLM path.", rich_help_panel=LLM_PANEL),
+    ] = 4,
+    mode: Annotated[
+        ModeChoice | None,
+        typer.Option(
+            case_sensitive=False,
+            help="auto (the LLM when a model is configured, else keywords), keyword, llm or hybrid (default: auto).",
+            show_default=False,
+            rich_help_panel=LLM_PANEL,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(envvar="GRADER_MODEL", help="litellm model string.", rich_help_panel=LLM_PANEL)
+    ] = None,
+    api_base: Annotated[
+        str | None,
+        typer.Option(envvar="GRADER_API_BASE", help="OpenAI-compatible base URL.", rich_help_panel=LLM_PANEL),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds per LLM request (default: 60).", show_default=False, rich_help_panel=LLM_PANEL),
+    ] = None,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            help="Grade N times, majority per concept (default: 1).", show_default=False, rich_help_panel=LLM_PANEL
+        ),
+    ] = None,
+    cache: Annotated[
+        bool | None,
+        typer.Option(
+            "--cache/--no-cache",
+            help="Reuse earlier LLM grades of the same answer (default: cache).",
+            show_default=False,
+            rich_help_panel=LLM_PANEL,
+        ),
+    ] = None,
+    fallback: Annotated[
+        bool | None,
+        typer.Option(
+            "--fallback/--no-fallback",
+            help="Grade by keywords when the model fails; --no-fallback makes it an error line instead.",
+            show_default=False,
+            rich_help_panel=LLM_PANEL,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="GRADER_CONFIG",
+            help="TOML config file (default: $GRADER_HOME/config.toml).",
+            show_default=False,
+            rich_help_panel=LLM_PANEL,
+        ),
+    ] = None,
+) -> None:
+    """Grade every answer in INPUTS into a results file; run it again to resume where it stopped."""
+    from grader.batch import run_batch
+    from grader.batch_inputs import count_items
+    from grader.settings import resolve_options
+
+    _check_paths(inputs, results, reports or [])
+    options = resolve_options(
+        mode=mode.value if mode else None,
+        model=model,
+        api_base=api_base,
+        timeout=timeout,
+        samples=samples,
+        use_cache=cache,
+        fallback=fallback,
+        config=config,
+    )
+    bank = state(ctx).bank()
+    show_progress = not quiet and err.is_terminal
+    progress = _progress(count_items(inputs) if show_progress else None) if show_progress else None
+    try:
+        if progress is not None:
+            progress.start()
+        summary = run_batch(
+            bank, inputs, results, options, concurrency, on_outcome=_tracker(progress) if progress else None
+        )
+    finally:
+        if progress is not None:
+            progress.stop()
+    for report in reports or []:
+        _write_report(results, report)
+    if json_output:
+        write_json(json.dumps(summary.as_dict(), indent=2))
+    elif not quiet:
+        from grader.render_batch import summary_view
+
+        out.print(summary_view(summary))
+    raise typer.Exit(EXIT_FOR_STATUS[summary.status])
+
+
+@friendly
+def coverage(
+    results: Annotated[
+        Path,
+        typer.Argument(
+            help="A results file written by 'grade batch'.", exists=True, dir_okay=False, show_default=False
+        ),
+    ],
+    question: Annotated[
+        list[str] | None,
+        typer.Option("--question", "-q", help="Only this question (repeatable).", show_default=False),
+    ] = None,
+    candidate: Annotated[
+        list[str] | None,
+        typer.Option("--candidate", "-c", help="Only this candidate (repeatable).", show_default=False),
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="Concepts shown per question and per candidate.")] = 5,
+    reports: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--report", "-r", help="Also write a report: .html, .md or .csv (repeatable).", show_default=False
+        ),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print coverage as JSON.")] = False,
+) -> None:
+    """Concept coverage in a results file: what most candidates miss, each candidate's weakest concepts."""
+    from grader.coverage import candidate_summaries, cohort_of, question_summaries
+    from grader.report import report_format, write_report
+    from grader.results import iter_records
+
+    for report in reports or []:
+        if report_format(report) is None:
+            fail(f"{report}: unknown report format; use .html, .md or .csv", EXIT_USAGE)
+    wanted_q = {q.strip().lower() for q in question or []}
+    wanted_c = set(candidate or [])
+    cohort = cohort_of(
+        r for r in iter_records(results)
+        if (not wanted_q or r["question_id"] in wanted_q) and (not wanted_c or r["candidate"] in wanted_c)
+    )  # fmt: skip
+    if not cohort.answers and not cohort.errors:
+        fail(f"{results}: no results" + (" match the filters" if wanted_q or wanted_c else ""), EXIT_FAILURE)
+    for report in reports or []:
+        write_report(cohort, report)
+    questions = question_summaries(cohort)
+    candidates = candidate_summaries(cohort, weakest=top)
+    if json_output:
+        write_json(json.dumps(_coverage_json(questions, candidates, top), indent=2))
+        return
+    from grader.render_batch import coverage_view
+
+    out.print(coverage_view(questions, candidates, top))
+
+
+def _check_paths(inputs: list[Path], results: Path, reports: list[Path]) -> None:
+    """Usage errors before grading: unreadable input types, --out among the inputs, unknown report types."""
+    from grader.batch_inputs import input_kind
+    from grader.report import report_format
+
+    for path in inputs:
+        if input_kind(path) is None:
+            fail(f"{path}: not a folder, .md, .txt, .jsonl or .csv file", EXIT_USAGE)
+        if path.is_file() and results.exists() and path.resolve() == results.resolve():
+            fail(f"{path}: is also the --out results file; write results somewhere else", EXIT_USAGE)
+    if results.is_dir():
+        fail(f"{results}: --out is a folder; give a file such as results.jsonl", EXIT_USAGE)
+    for report in reports:
+        if report_format(report) is None:
+            fail(f"{report}: unknown report format; use .html, .md or .csv", EXIT_USAGE)
+
+
+def _write_report(results: Path, report: Path) -> None:
+    from grader.coverage import load_cohort
+    from grader.report import write_report
+
+    write_report(load_cohort(results), report)
+
+
+def _progress(total: int | None) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(
+        TextColumn("[bold]grading[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[extra]}"),
+        console=err,
+        transient=True,
+        refresh_per_second=8,
+    )
+    progress.add_task("grading", total=total, rate="", extra="")
+    return progress
+
+
+def _tracker(progress: Progress) -> Callable[[Outcome], None]:
+    """A callback that advances the progress bar: answers done, rate, failures and fallbacks so far."""
+    import time
+
+    task = progress.tasks[0].id
+    counts = {"graded": 0, "skipped": 0, "failed": 0, "fallback": 0}
+    started = time.perf_counter()
+    last = [0.0]
+
+    def track(outcome: Outcome) -> None:
+        counts[outcome.status] += 1
+        counts["fallback"] += outcome.fallback
+        now = time.perf_counter()
+        if now - last[0] < 0.1:
+            progress.advance(task)
+            return
+        last[0] = now
+        rate = counts["graded"] / (now - started) if now > started else 0.0
+        extra = []
+        if counts["skipped"]:
+            extra.append(f"{counts['skipped']:,} skipped")
+        if counts["failed"]:
+            extra.append(f"[red]{counts['failed']:,} failed[/]")
+        extra.append(f"[yellow]{counts['fallback']:,} fallbacks[/]" if counts["fallback"] else "0 fallbacks")
+        progress.update(task, advance=1, rate=f"{rate:,.0f}/s", extra=" · ".join(extra))
+
+    return track
+
+
+def _coverage_json(questions: list[QuestionSummary], candidates: list[CandidateSummary], top: int) -> dict[str, object]:
+    return {
+        "questions": [
+            {
+                "question_id": q.question_id,
+                "answers": q.answers,
+                "mean": round(q.mean, 2),
+                "concepts": [
+                    {
+                        "id": c.concept.id,
+                        "name": c.concept.name,
+                        "coverage": round(c.coverage, 3),
+                        "covered": c.covered,
+                        "partial": c.partial,
+                        "missing": c.missing,
+                    }
+                    for c in q.most_missed()
+                ],
+            }
+            for q in questions
+        ],
+        "candidates": [
+            {
+                "candidate": c.candidate,
+                "answers": c.answers,
+                "mean": round(c.mean, 2),
+                "weakest": [
+                    {
+                        "question_id": w.question_id,
+                        "concept_id": w.concept.id,
+                        "name": w.concept.name,
+                        "status": w.status,
+                    }
+                    for w in c.weakest[:top]
+                ],
+            }
+            for c in candidates
+        ],
+    }

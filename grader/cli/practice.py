@@ -1,0 +1,204 @@
+"""`grade practice`: pick the next question (never answered, then weakest), take an answer (optionally against
+the clock), grade, save, show the feedback, then offer the follow-up question of a missed concept."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from grader.cli.answer import LLM_PANEL, ModeChoice
+from grader.cli.common import EXIT_ANSWER, EXIT_OK, EXIT_USAGE, err, fail, friendly, out, state
+
+if TYPE_CHECKING:
+    from grader.cli.answer_box import AnswerSource, Typed
+    from grader.history import Attempt, Source
+    from grader.models import Grade, Question, Rubric
+    from grader.pipeline import GradeOptions
+
+
+@friendly
+def practice(
+    ctx: typer.Context,
+    category: Annotated[str | None, typer.Option("--category", "-c", help="Only questions of this category.")] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            "--time-limit",
+            "-t",
+            min=0.01,
+            metavar="MINUTES",
+            help="Minutes per answer, with a countdown; when time is up, what you typed so far is graded.",
+        ),
+    ] = None,
+    no_save: Annotated[bool, typer.Option("--no-save", help="Do not save attempts in the history.")] = False,
+    mode: Annotated[
+        ModeChoice, typer.Option(case_sensitive=False, help="auto, keyword, llm or hybrid.", rich_help_panel=LLM_PANEL)
+    ] = ModeChoice.auto,
+    model: Annotated[
+        str | None, typer.Option(envvar="GRADER_MODEL", help="litellm model string.", rich_help_panel=LLM_PANEL)
+    ] = None,
+    api_base: Annotated[
+        str | None,
+        typer.Option(envvar="GRADER_API_BASE", help="OpenAI-compatible base URL.", rich_help_panel=LLM_PANEL),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds per LLM request.", rich_help_panel=LLM_PANEL)] = 60.0,
+) -> None:
+    """Practise: the next question is one you never answered, then the one whose concepts are weakest.
+
+    After each grade you can answer the follow-up question of a missed concept, move on, or quit. On a
+    terminal, submit an answer with Ctrl-D (or Esc then Enter). From a pipe, an answer ends at a line holding
+    a single '.'.
+    """
+    from grader.cli.answer_box import StreamSource, TerminalSource
+    from grader.pipeline import GradeOptions
+    from grader.practice import practice_pool
+
+    bank = state(ctx).bank()
+    if category is not None and category not in bank.titles:
+        fail(f"unknown category '{category}'; one of: {', '.join(bank.titles)}", EXIT_USAGE)
+    questions, rubrics = practice_pool(bank, category)
+    if not questions:
+        where = f"in category '{category}' " if category else ""
+        fail(f"no question {where}has a rubric yet; see 'grade rubrics --help'", EXIT_USAGE)
+    source: AnswerSource = TerminalSource() if sys.stdin.isatty() else StreamSource(sys.stdin, sys.stderr)
+    session = _Session(
+        bank_titles=bank.titles,
+        questions=questions,
+        rubrics=rubrics,
+        source=source,
+        options=GradeOptions(mode=mode.value, model=model, api_base=api_base, timeout=timeout),  # type: ignore[arg-type]
+        limit_seconds=time_limit * 60 if time_limit else None,
+        limit_minutes=time_limit,
+        save=not no_save,
+    )
+    raise typer.Exit(session.run())
+
+
+@dataclass
+class _Session:
+    """One practice session: rounds of question, answer, grade, feedback and follow-ups until the user stops."""
+
+    bank_titles: dict[str, str]
+    questions: list[Question]
+    rubrics: dict[str, Rubric]
+    source: AnswerSource
+    options: GradeOptions
+    limit_seconds: float | None
+    limit_minutes: float | None
+    save: bool
+    graded: int = 0
+    practised: list[str] = field(default_factory=list)
+    unsaved: list[Attempt] = field(default_factory=list)  # with --no-save, this session's answers steer picks
+
+    def run(self) -> int:
+        from grader.practice import choose_next
+
+        while True:
+            pick = choose_next(self.questions, self.rubrics, self._attempts(), avoid=self.practised)
+            if pick is None:
+                return self._end()
+            from grader.render_history import pick_view
+
+            question = pick.question
+            out.print(pick_view(pick, self.bank_titles.get(question.category), self.limit_minutes))
+            grade = self._round(question, self.rubrics[question.id], "practice")
+            if grade is None:
+                return self._end()
+            self.practised.append(question.id)
+            if not self._follow_ups(question, grade):
+                return self._end()
+
+    def _follow_ups(self, question: Question, grade: Grade) -> bool:
+        """Offer the follow-up of each missed concept in turn; False when the user quits."""
+        from grader.practice import follow_up_concept, follow_up_round
+        from grader.render_history import follow_up_view
+
+        rubric = self.rubrics[question.id]
+        offered: set[str] = set()
+        while True:
+            remaining = rubric.model_copy(update={"concepts": [c for c in rubric.concepts if c.id not in offered]})
+            concept = follow_up_concept(grade, remaining) if remaining.concepts else None
+            if concept is None:
+                reply = self._ask("[Enter] next question · [q] quit: ")
+                return reply is not None and not reply.lower().startswith("q")
+            reply = self._ask(f"[Enter/f] follow-up on '{concept.name}' · [n] next question · [q] quit: ")
+            if reply is None or reply.lower().startswith("q"):
+                return False
+            if reply.lower().startswith("n"):
+                return True
+            offered.add(concept.id)
+            prompt, sub_rubric = follow_up_round(question, rubric, concept)
+            out.print(follow_up_view(question.id, concept.name, prompt.text))
+            if self._round(prompt, sub_rubric, "follow-up") is None:
+                return False
+
+    def _round(self, question: Question, rubric: Rubric, source: Source) -> Grade | None:
+        """Read, grade, show and save one answer; None when nothing was typed (the session ends)."""
+        from grader.pipeline import grade_answer
+        from grader.render import grade_view
+
+        typed = self._read()
+        if not typed.text:
+            if typed.timed_out:
+                err.print("[bold yellow]Time is up[/] and nothing was typed: nothing graded or saved.")
+            else:
+                err.print("[dim]No answer: nothing graded or saved.[/dim]")
+            return None
+        if typed.timed_out:
+            err.print("[bold yellow]Time is up:[/] grading what you typed so far.")
+        grade = grade_answer(question, rubric, typed.text, self.options)
+        out.print(grade_view(grade))
+        self.graded += 1
+        self._save(question, typed, grade, source)
+        return grade
+
+    def _read(self) -> Typed:
+        if self.limit_seconds is not None:
+            err.print(f"[dim]You have {self.limit_minutes:g} min.[/dim]", highlight=False)
+        return self.source.answer(self.limit_seconds)
+
+    def _ask(self, prompt: str) -> str | None:
+        reply = self.source.choice(prompt)
+        return None if reply is None else reply.strip()
+
+    def _save(self, question: Question, typed: Typed, grade: Grade, source: Source) -> None:
+        if self.save:
+            from grader.history import record_attempt
+
+            record_attempt(question, typed.text, grade, source=source, elapsed_seconds=round(typed.seconds, 1))
+            return
+        from grader.history import Attempt
+
+        self.unsaved.append(
+            Attempt(
+                id=len(self.unsaved) + 1,
+                created_at=datetime.now(UTC),
+                question_id=question.id,
+                category=question.category,
+                source=source,
+                method=grade.method,
+                model=grade.model,
+                rubric_version=grade.rubric_version,
+                score=grade.score,
+                max_score=grade.max_score,
+                band=grade.band,
+                elapsed_seconds=typed.seconds,
+                answer=typed.text,
+                grade=grade,
+            )
+        )
+
+    def _attempts(self) -> list[Attempt]:
+        if not self.save:
+            return list(self.unsaved)
+        from grader.history import list_attempts
+
+        return list_attempts()
+
+    def _end(self) -> int:
+        err.print(f"Practice ended: {self.graded} answer{'s' if self.graded != 1 else ''} graded this session.")
+        return EXIT_OK if self.graded else EXIT_ANSWER

@@ -1,0 +1,406 @@
+"""Calling a chat model: a hard deadline per request, bounded retries, and failures a user can read.
+
+Two transports behind one seam. `openai/<name>` models (OpenAI itself, or any OpenAI-compatible server
+given with `api_base`) go straight through the openai SDK, which imports in about a second; every other
+model string goes through litellm, which takes several seconds to import (figures in
+benchmarks/llm_startup.py). Both are imported only here, inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from functools import cache
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlparse
+
+from grader.errors import ConfigError, LLMError
+
+Client = Literal["auto", "litellm", "openai"]
+OPENAI_PREFIX = "openai/"
+GRACE = 2.0  # seconds a request may overrun its timeout before the deadline cuts it off
+LOCAL_KEY = "not-needed"  # sent to local OpenAI-compatible servers when no key is configured
+FREE_PROVIDERS = ("ollama/", "ollama_chat/", "llamafile/", "lm_studio/")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """Which model to call and how patiently. `timeout` is seconds per request."""
+
+    model: str
+    api_base: str | None = None
+    timeout: float = 60.0
+    max_retries: int = 2
+    temperature: float = 0.0
+    max_tokens: int | None = None  # None: the grader sizes it to the rubric
+    client: Client = "auto"
+    backoff: float = 0.5  # first wait between retries; doubles each time
+    max_retry_after: float = 30.0  # longest Retry-After we honour; a longer one fails the call at once
+
+    def transport(self) -> Literal["litellm", "openai"]:
+        if self.client != "auto":
+            return self.client
+        return "openai" if self.model.startswith(OPENAI_PREFIX) else "litellm"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The text of a model's reply and what it cost."""
+
+    content: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    finish_reason: str | None = None
+
+
+class CallError(LLMError):
+    """A request failed for good. `kind`: timeout, connection, rate_limit, server, auth, request, client."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class _Failure:
+    reason: str
+    kind: str
+    retryable: bool
+    wait: float | None = None
+
+
+# --- the public calls ------------------------------------------------------------------------------
+
+
+def ensure_installed(settings: LLMSettings) -> None:
+    """Raise ConfigError when the client library the model needs is not installed (without importing it)."""
+    import importlib.util
+
+    module = "openai" if settings.transport() == "openai" else "litellm"
+    if importlib.util.find_spec(module) is None:
+        raise ConfigError(f"LLM grading needs {module}: install the llm extra, pip install 'grader[llm]'")
+
+
+def complete(settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]) -> Reply:
+    """One chat completion, retried on transient failures; raises CallError with a one-line reason."""
+    for attempt in range(settings.max_retries + 1):
+        try:
+            return _within(settings.timeout + GRACE, lambda: _send(settings, messages, response_format))
+        except Exception as exc:  # every failure is classified below
+            time.sleep(_wait_or_raise(exc, attempt, settings))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def acomplete(
+    settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]
+) -> Reply:
+    """`complete` for an event loop."""
+    for attempt in range(settings.max_retries + 1):
+        try:
+            return await asyncio.wait_for(
+                _asend(settings, messages, response_format), settings.timeout + GRACE
+            )
+        except Exception as exc:  # every failure is classified below
+            await asyncio.sleep(_wait_or_raise(exc, attempt, settings))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- transports ------------------------------------------------------------------------------------
+
+
+def _send(settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]) -> Reply:
+    if settings.transport() == "openai":
+        openai = _openai()
+        with openai.OpenAI(**_sdk_client_args(settings)) as client:
+            response = client.chat.completions.create(**_sdk_request(settings, messages, response_format))
+        return _reply(settings, response)
+    litellm = _litellm()
+    response = litellm.completion(**_litellm_request(settings, messages, response_format))
+    return _reply(settings, response)
+
+
+async def _asend(
+    settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]
+) -> Reply:
+    if settings.transport() == "openai":
+        openai = _openai()
+        async with openai.AsyncOpenAI(**_sdk_client_args(settings)) as client:
+            response = await client.chat.completions.create(**_sdk_request(settings, messages, response_format))
+        return _reply(settings, response)
+    litellm = _litellm()
+    response = await litellm.acompletion(**_litellm_request(settings, messages, response_format))
+    return _reply(settings, response)
+
+
+def _openai() -> Any:
+    import openai
+
+    return openai
+
+
+def _litellm() -> Any:
+    """litellm, imported on first use with its price map read from the package, never downloaded."""
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    os.environ.setdefault("LITELLM_LOG", "ERROR")
+    import logging
+
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    return litellm
+
+
+def _api_key(settings: LLMSettings) -> str | None:
+    """The key for an OpenAI-compatible endpoint: the provider's usual variable, else a placeholder locally."""
+    if settings.api_base and settings.model.startswith(OPENAI_PREFIX) and not os.environ.get("OPENAI_API_KEY"):
+        return LOCAL_KEY
+    return None
+
+
+def _sdk_client_args(settings: LLMSettings) -> dict[str, Any]:
+    args: dict[str, Any] = {"timeout": settings.timeout, "max_retries": 0}
+    if settings.api_base:
+        args["base_url"] = settings.api_base
+    key = _api_key(settings)
+    if key:
+        args["api_key"] = key
+    return args
+
+
+def _sdk_request(
+    settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "model": settings.model.removeprefix(OPENAI_PREFIX),
+        "messages": messages,
+        "response_format": response_format,
+        "temperature": settings.temperature,
+    }
+    if settings.max_tokens:
+        request["max_tokens"] = settings.max_tokens
+    return request
+
+
+def _litellm_request(
+    settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "model": settings.model,
+        "messages": messages,
+        "response_format": response_format,
+        "temperature": settings.temperature,
+        "timeout": settings.timeout,
+        "num_retries": 0,
+        "max_retries": 0,
+    }
+    if settings.max_tokens:
+        request["max_tokens"] = settings.max_tokens
+    if settings.api_base:
+        request["api_base"] = settings.api_base
+    key = _api_key(settings)
+    if key:
+        request["api_key"] = key
+    return request
+
+
+def _reply(settings: LLMSettings, response: Any) -> Reply:
+    choice = response.choices[0]
+    usage = getattr(response, "usage", None)
+    prompt = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion = int(getattr(usage, "completion_tokens", 0) or 0)
+    return Reply(
+        content=choice.message.content or "",
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cost_usd=cost_of(settings, prompt, completion),
+        finish_reason=choice.finish_reason,
+    )
+
+
+# --- cost ------------------------------------------------------------------------------------------
+
+
+def cost_of(settings: LLMSettings, prompt_tokens: int, completion_tokens: int) -> float:
+    """US dollars from litellm's bundled price map; 0 for local servers, free providers and unknown models."""
+    if is_local(settings.api_base) or settings.model.startswith(FREE_PROVIDERS):
+        return 0.0
+    if settings.transport() == "litellm":
+        try:
+            prompt_cost, completion_cost = _litellm().cost_per_token(
+                model=settings.model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            )
+        except Exception:  # an unpriced model costs what we can tell: nothing
+            return 0.0
+        return float(prompt_cost + completion_cost)
+    entry = _price_map().get(settings.model.removeprefix(OPENAI_PREFIX), {})
+    return float(
+        prompt_tokens * entry.get("input_cost_per_token", 0.0)
+        + completion_tokens * entry.get("output_cost_per_token", 0.0)
+    )
+
+
+@cache
+def _price_map() -> dict[str, dict[str, Any]]:
+    """litellm's bundled price map, read as a file so the openai path does not import litellm."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / "model_prices_and_context_window_backup.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def is_local(api_base: str | None) -> bool:
+    """True for a server on this machine or a private network."""
+    if not api_base:
+        return False
+    host = urlparse(api_base).hostname or ""
+    if host == "localhost" or host.endswith(".local"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_private or address.is_unspecified
+
+
+# --- deadlines, retries and failures -------------------------------------------------------------
+
+
+def _within(seconds: float, call: Callable[[], T]) -> T:
+    """Run `call` in a daemon thread and give up after `seconds`, however the server dribbles its bytes."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="grader-llm-request", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"no complete reply within {seconds:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _wait_or_raise(exc: Exception, attempt: int, settings: LLMSettings) -> float:
+    """Seconds to wait before the next attempt, or CallError when there should be none."""
+    failure = classify(exc, settings)
+    tries = f" (after {attempt + 1} attempts)" if attempt else ""
+    if not failure.retryable or attempt >= settings.max_retries:
+        raise CallError(failure.reason + tries, failure.kind) from exc
+    wait = failure.wait if failure.wait is not None else settings.backoff * 2**attempt
+    if wait > settings.max_retry_after:
+        raise CallError(
+            f"{failure.reason}; the provider asked to wait {wait:g} s, longer than the "
+            f"{settings.max_retry_after:g} s grader waits",
+            failure.kind,
+        ) from exc
+    return max(0.0, wait)
+
+
+def classify(exc: BaseException, settings: LLMSettings) -> _Failure:
+    """What went wrong, in one line without secrets, and whether trying again can help."""
+    openai = _openai()
+    where = _where(settings)
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | openai.APITimeoutError):
+        return _Failure(f"no reply from {where} within {settings.timeout:g} s", "timeout", retryable=False)
+    if isinstance(exc, openai.APIConnectionError):
+        return _Failure(f"cannot connect to {where}", "connection", retryable=True)
+    if isinstance(exc, openai.RateLimitError):
+        return _Failure(f"{where} is rate limiting requests (HTTP 429)", "rate_limit", True, _retry_after(exc))
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, openai.APIStatusError) or isinstance(status, int):
+        code = int(status or 0)
+        detail = _provider_message(exc)
+        if code >= 500 or code in (408, 409):
+            return _Failure(f"{where} failed (HTTP {code}){detail}", "server", True, _retry_after(exc))
+        if code in (401, 403):
+            return _Failure(
+                f"{where} rejected the credentials (HTTP {code}); check the provider's API key variable",
+                "auth",
+                False,
+            )
+        return _Failure(f"{where} rejected the request (HTTP {code}){detail}", "request", False)
+    return _Failure(
+        f"the model client failed: {type(exc).__name__}{_provider_message(exc)}", "client", retryable=False
+    )
+
+
+def _where(settings: LLMSettings) -> str:
+    if settings.api_base:
+        parsed = urlparse(settings.api_base)
+        return f"the model server at {parsed.hostname}" + (f":{parsed.port}" if parsed.port else "")
+    return f"the provider of {settings.model}"
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """Seconds from a Retry-After (or retry-after-ms) header on the failed response, if any."""
+    for headers in (
+        getattr(getattr(exc, "response", None), "headers", None),
+        getattr(exc, "litellm_response_headers", None),
+    ):
+        if not headers:
+            continue
+        millis = headers.get("retry-after-ms")
+        if millis:
+            try:
+                return float(millis) / 1000
+            except ValueError:
+                pass
+        value = headers.get("retry-after")
+        if not value:
+            continue
+        try:
+            return float(value)
+        except ValueError:
+            pass
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
+_SECRET_VALUE = re.compile(r"\b(?:sk|rk|pk|key)-[A-Za-z0-9_\-]{6,}|Bearer\s+\S+", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """`text` with every secret-looking value (and the value of every *KEY/*TOKEN variable) masked."""
+    for name, value in os.environ.items():
+        if _SECRET_NAME.search(name) and len(value) >= 6:
+            text = text.replace(value, "***")
+    return _SECRET_VALUE.sub("***", text)
+
+
+def _provider_message(exc: BaseException) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    message = str(message).split(" - ", 1)[-1] if "Exception - " in str(message) else str(message)
+    message = " ".join(redact(message).split())
+    if not message:
+        return ""
+    return ": " + (message[:160] + "..." if len(message) > 160 else message)

@@ -1,0 +1,61 @@
+"""Shared pieces of the LLM tests: the frozen test bank, canned verdicts, options against a fake server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from grader.bank import load_bank
+from grader.models import Question, Rubric
+from grader.pipeline import GradeOptions
+
+BANK = Path(__file__).resolve().parent / "llm_bank"
+QUESTION_ID = "deploy-1"
+GOOD_ANSWER = (
+    "Blue-green keeps two identical environments, one live and one idle. We deploy the release to the idle "
+    "one, run smoke tests, and then switch traffic at the load balancer. To roll back we simply switch back, "
+    "because the old environment is still running."
+)
+QUOTE_SWITCH = "switch traffic at the load balancer"
+QUOTE_ROLLBACK = "To roll back we simply switch back"
+
+
+def question_and_rubric() -> tuple[Question, Rubric]:
+    bank = load_bank(BANK)
+    return bank.question(QUESTION_ID), bank.rubric(QUESTION_ID)
+
+
+def verdict(
+    switch: tuple[str, str] = ("covered", QUOTE_SWITCH),
+    rollback: tuple[str, str] = ("covered", QUOTE_ROLLBACK),
+    in_place: tuple[bool, str] = (False, ""),
+    feedback: str = "Clear and correct.",
+    **extra: Any,
+) -> str:
+    """A reply in the verdict schema of the test rubric, as JSON text."""
+    return json.dumps(
+        {
+            "concepts": {
+                "traffic-switch": {"evidence": switch[1], "reason": "Explained.", "status": switch[0]},
+                "rollback": {"evidence": rollback[1], "reason": "Explained.", "status": rollback[0]},
+            },
+            "misconceptions": {"in-place": {"evidence": in_place[1], "stated": in_place[0]}},
+            "feedback": feedback,
+            **extra,
+        }
+    )
+
+
+def llm_options(api_base: str, **overrides: Any) -> GradeOptions:
+    """LLM options for a test server: no cache, fast backoff, short timeout unless overridden."""
+    settings: dict[str, Any] = {
+        "mode": "llm",
+        "model": "openai/smollm2",
+        "api_base": api_base,
+        "timeout": 5.0,
+        "use_cache": False,
+        "max_retries": 2,
+    }
+    settings.update(overrides)
+    return GradeOptions(**settings)
