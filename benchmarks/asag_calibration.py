@@ -22,6 +22,7 @@ import argparse
 import itertools
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -166,10 +167,11 @@ def main(argv: list[str] | None = None) -> int:
         in_map, [r.human for r in records], [r.max_score for r in records], step)))
 
     print(f"\nbest in-sample grid point: {describe(best)}")
-    print("chosen per held-out fold (reference + peers):")
-    for name, config in chosen:
-        print(f"  {name}: {describe(config)}")
-    print("chosen per held-out fold (reference only): " + ", ".join(f"{n}: curve={c[1]}" for n, c in chosen_ref))
+    print(f"chosen on the other folds, over {len(chosen)} held-out folds (reference + peers):")
+    for config, count in Counter(describe(config) for _, config in chosen).most_common():
+        print(f"  {count:3d} x {config}")
+    curves = Counter(config[1] for _, config in chosen_ref).most_common()
+    print("chosen curve, reference only: " + ", ".join(f"{curve} ({count} folds)" for curve, count in curves))
     print(f"\n{len(table)} configurations, {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -83,8 +83,9 @@ def generate(root: Path, answers: int, words: int, seed: int = 5) -> list[str]:
 
 
 def run_cli(tree: Path, out: Path) -> tuple[float, float, dict[str, object]]:
-    """(seconds, peak RSS MB, summary) of one `grade batch` subprocess."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(seconds, peak RSS MB, summary) of one `grade batch` subprocess; summary["cpu"] is its CPU seconds."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "grader", "batch", str(tree), "--out", str(out), "--quiet", "--json"],
@@ -94,12 +95,12 @@ def run_cli(tree: Path, out: Path) -> tuple[float, float, dict[str, object]]:
         env={**os.environ, "GRADER_BANK": str(REPO)},
     )
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         sys.exit(f"grade batch failed ({done.returncode}): {done.stderr}")
-    if peak < before:
-        peak = before
-    return seconds, peak / 1024, json.loads(done.stdout)
+    summary = json.loads(done.stdout)
+    summary["cpu"] = usage.ru_utime + usage.ru_stime - cpu
+    return seconds, max(usage.ru_maxrss, before) / 1024, summary
 
 
 def profile(tree: Path, out: Path) -> None:
@@ -119,11 +120,37 @@ def profile(tree: Path, out: Path) -> None:
     stats.sort_stats("tottime").print_stats(20)
 
 
+def overhead(tree: Path, out: Path) -> None:
+    """The batch machinery alone: the same run with the grader replaced by a lookup of a ready grade."""
+    from grader import pipeline
+    from grader.bank import load_bank
+    from grader.batch import run_batch
+
+    bank = load_bank(REPO)
+    ready: dict[str, object] = {}
+    real = pipeline.grade_answer
+
+    def lookup(question, rubric, answer, options=None):
+        if question.id not in ready:
+            ready[question.id] = real(question, rubric, answer, options)
+        return ready[question.id]
+
+    pipeline.grade_answer = lookup  # type: ignore[assignment]
+    try:
+        summary = run_batch(bank, [tree], out)
+    finally:
+        pipeline.grade_answer = real
+    print(f"overhead  : {summary.graded:,} answers through the batch machinery with a no-op grader in "
+          f"{summary.seconds:.2f} s = {summary.graded / summary.seconds:,.0f} answers/s "
+          f"({1e6 * summary.seconds / summary.graded:.0f} us per answer: discover, read, key, serialise, write)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--answers", type=int, default=10_000)
     parser.add_argument("--words", type=int, default=150)
     parser.add_argument("--profile", action="store_true", help="also profile an in-process run")
+    parser.add_argument("--overhead", action="store_true", help="also time the batch without the grader")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="grade-bench-") as tmp:
         tree = Path(tmp, "answers")
@@ -138,9 +165,13 @@ def main() -> None:
         print(f"first run : {graded:,} graded in {seconds:.2f} s wall (incl. start-up) = "
               f"{graded / seconds:,.0f} answers/s; in-run {summary['seconds']} s = "
               f"{graded / summary['seconds']:,.0f} answers/s; peak RSS {peak:.0f} MB")  # type: ignore[operator]
+        print(f"CPU time  : {summary['cpu']:.2f} s (user + sys, one process) = "
+              f"{graded / summary['cpu']:,.0f} answers per CPU-second")  # type: ignore[operator]
         print(f"results   : {out.stat().st_size / 1e6:.1f} MB, {sum(1 for _ in out.open()):,} lines")
         seconds, peak, summary = run_cli(tree, out)
         print(f"resume run: {summary['skipped']:,} skipped, {summary['graded']} graded in {seconds:.2f} s wall")
+        if args.overhead:
+            overhead(tree, Path(tmp, "overhead.jsonl"))
         if args.profile:
             profile(tree, Path(tmp, "profiled.jsonl"))
 

@@ -9,7 +9,7 @@ from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION, detect_injection
 from grader.matching import Hit, Matcher, Pattern, Vocabulary, compile_pattern, pattern_vocabulary
 from grader.models import Concept, ConceptResult, Grade, MisconceptionResult, Rubric, Status
 from grader.scoring import band_for, compute_score
-from grader.text import DISCLAIMERS, NEGATIONS, Document, analyse, phrase_words
+from grader.text import DISCLAIMER, NEGATIONS, Document, analyse, phrase_words
 
 NEGATION_WINDOW = 5  # words before a misconception's match that can negate it
 STUFFED_LIST_SHARE = 0.5  # share of words in list-like fragments that makes an answer a keyword list
@@ -52,7 +52,7 @@ def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
     for concept, patterns in zip(rubric.concepts, compiled.concepts, strict=True):
         hits = [hit for pattern in patterns if (hit := _best_hit(matcher.find(pattern), doc))]
         for hit in hits:
-            matched_tokens.update(range(hit.first, hit.last + 1))
+            matched_tokens.update(range(hit.first, hit.first + hit.size))
         concepts.append(_concept_verdict(concept, hits, doc))
     misconceptions = _find_misconceptions(rubric, compiled, matcher, doc)
     flags = _flags(answer, doc, concepts, matched_tokens)
@@ -136,7 +136,7 @@ def _negated(hit: Hit, doc: Document) -> bool:
     start = max(sentence.first_token, hit.first - NEGATION_WINDOW)
     if any(doc.words[i] in NEGATIONS and doc.words[i] not in own for i in range(start, hit.last + 1)):
         return True
-    return any(doc.words[i] in DISCLAIMERS for i in range(sentence.first_token, sentence.last_token))
+    return DISCLAIMER.search(doc.text, sentence.start, sentence.end) is not None
 
 
 def _flags(answer: str, doc: Document, concepts: list[ConceptResult], matched: set[int]) -> list[str]:

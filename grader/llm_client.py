@@ -326,9 +326,10 @@ def classify(exc: BaseException, settings: LLMSettings) -> _Failure:
     """What went wrong, in one line without secrets, and whether trying again can help."""
     openai = _openai()
     where = _where(settings)
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError | openai.APITimeoutError):
+    causes = _causes(exc)  # litellm reports a refused connection as HTTP 500; its cause tells the truth
+    if any(isinstance(e, TimeoutError | openai.APITimeoutError) for e in causes):
         return _Failure(f"no reply from {where} within {settings.timeout:g} s", "timeout", retryable=False)
-    if isinstance(exc, openai.APIConnectionError):
+    if any(isinstance(e, openai.APIConnectionError | ConnectionError) for e in causes):
         return _Failure(f"cannot connect to {where}", "connection", retryable=True)
     if isinstance(exc, openai.RateLimitError):
         return _Failure(f"{where} is rate limiting requests (HTTP 429)", "rate_limit", True, _retry_after(exc))
@@ -348,6 +349,15 @@ def classify(exc: BaseException, settings: LLMSettings) -> _Failure:
     return _Failure(
         f"the model client failed: {type(exc).__name__}{_provider_message(exc)}", "client", retryable=False
     )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 def _where(settings: LLMSettings) -> str:

@@ -30,7 +30,7 @@ MAX_ECHO = 4000  # characters of a broken reply shown back to the model
 MAX_REASON = 240
 MAX_NOTE = 600
 BASE_TOKENS, TOKENS_PER_CONCEPT = 300, 150  # reply budget: feedback and misconceptions, then each verdict
-DOWNGRADE: dict[Status, Status] = {"covered": "partial", "partial": "missing", "missing": "missing"}
+UNVERIFIED_STATUS: Status = "missing"  # credit needs evidence the candidate really wrote
 UNVERIFIED_REASON = "Downgraded from {status}: the quoted evidence does not occur in the answer."
 
 _FORBID = ConfigDict(extra="forbid")
@@ -234,7 +234,7 @@ def _check(rubric: Rubric, answer: str, verdict: BaseModel, replies: list[Reply]
             evidence = locate_quote(answer, said.evidence)
             if evidence is None:
                 unverified = True
-                status, reason = DOWNGRADE[status], UNVERIFIED_REASON.format(status=said.status)
+                status, reason = UNVERIFIED_STATUS, UNVERIFIED_REASON.format(status=said.status)
         concepts.append(
             ConceptResult(
                 id=concept.id, name=concept.name, weight=concept.weight, status=status, evidence=evidence,

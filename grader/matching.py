@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from grader.text import Document, joined_stem, phrase_stems, phrase_words
+from grader.text import Document, joined_stem, phrase_links, phrase_stems, phrase_words
 
 MAX_GAP = 1  # extra words tolerated between the words of a phrase
 MIN_TYPO_LENGTH = 7  # shorter words are never typo-corrected
@@ -24,6 +24,7 @@ class Phrase:
     stems: tuple[str, ...]
     joined: str | None
     words: tuple[tuple[str, str], ...] = ()  # (word, stem) of each plain word, for typo correction
+    tied: tuple[bool, ...] = ()  # per stem after the first: no word may come between it and the previous one
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class Hit:
     first: int  # token indexes, inclusive
     last: int
     sentence: int
+    size: int = 1  # how many of the answer's words the keyword itself accounts for
 
 
 def compile_phrase(text: str) -> Phrase | None:
@@ -51,7 +53,7 @@ def compile_phrase(text: str) -> Phrase | None:
         word_stems = phrase_stems(word)
         if len(word_stems) == 1:  # abbreviations that expand to several words are not typo targets
             words.append((word, word_stems[0]))
-    return Phrase(stems, joined_stem(text), tuple(words))
+    return Phrase(stems, joined_stem(text), tuple(words), tuple(phrase_links(text)))
 
 
 def compile_pattern(keyword: str, synonyms: Iterable[str] = ()) -> Pattern:
@@ -127,10 +129,11 @@ class Matcher:
         """Every occurrence of the pattern, at most one per sentence, in document order."""
         seen: dict[int, Hit] = {}
         for alternative in pattern.alternatives:
+            size = sum(len(part.stems) for part in alternative)
             for first, last in self._find_alternative(alternative):
                 sentence = self.doc.sentence_of[first]
                 if sentence not in seen:
-                    seen[sentence] = Hit(pattern.label, first, last, sentence)
+                    seen[sentence] = Hit(pattern.label, first, last, sentence, min(size, last - first + 1))
         return [seen[key] for key in sorted(seen)]
 
     def _find_alternative(self, parts: tuple[Phrase, ...]) -> Iterator[tuple[int, int]]:
@@ -157,8 +160,8 @@ class Matcher:
         stems, sentence_of, count = self.stems, self.doc.sentence_of, len(self.stems)
         for start in self.positions.get(phrase.stems[0], ()):
             cursor = start
-            for wanted in phrase.stems[1:]:
-                for step in range(1, MAX_GAP + 2):
+            for wanted, tied in zip(phrase.stems[1:], phrase.tied, strict=True):
+                for step in range(1, 2 if tied else MAX_GAP + 2):
                     index = cursor + step
                     if index < count and sentence_of[index] == sentence_of[start] and stems[index] == wanted:
                         cursor = index

@@ -35,10 +35,13 @@ NEGATIONS = frozenset(
     wasn't weren't shouldn't mustn't cannot""".split()
 )
 
-# Words that disown a claim anywhere in its sentence ("a common myth is that ...", "..., which is wrong").
-DISCLAIMERS = frozenset(
-    "myth myths misconception misconceptions wrong incorrect mistake mistaken false untrue fallacy".split()
+# Phrases that disown a claim anywhere in its sentence ("a common myth is that ...", "..., which is wrong").
+DISCLAIMER = re.compile(
+    r"\b(myths?|misconceptions?|fallac(y|ies)|untrue|not true|incorrect(ly)?|mistaken(ly)?|misguided"
+    r"|(which|that|this)(\s+is|'s|\s+was)\s+(just\s+)?wrong|it'?s\s+wrong\s+to|wrong\s+(idea|assumption))\b",
+    re.IGNORECASE,
 )
+
 
 # Abbreviations read as their expansion, on both the answer and the rubric side.
 ABBREVIATIONS: dict[str, str] = {
@@ -135,6 +138,24 @@ def phrase_stems(phrase: str) -> tuple[str, ...]:
 def phrase_words(phrase: str) -> list[str]:
     """The lower-case words of a phrase, as the tokeniser sees them."""
     return [m.group() for m in _WORD.finditer(phrase.translate(_QUOTES).lower())]
+
+
+def phrase_links(phrase: str) -> list[bool]:
+    """For each stem of `phrase_stems(phrase)` after the first: is it tied to the previous one?
+
+    Words joined by a hyphen or slash (`on-call`, `blue/green`) and the parts of an expanded abbreviation are
+    tied: nothing may come between them. Words separated by spaces are loose.
+    """
+    links: list[bool] = []
+    previous_end: int | None = None
+    for match in _WORD.finditer(phrase.translate(_QUOTES).lower()):
+        parts = _expand(match.group())
+        if previous_end is not None:
+            separator = phrase[previous_end : match.start()]
+            links.append(not separator or bool(separator.strip()))
+        links.extend([True] * (len(parts) - 1))
+        previous_end = match.end()
+    return links
 
 
 def joined_stem(phrase: str) -> str | None:

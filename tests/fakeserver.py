@@ -120,7 +120,7 @@ class FakeServer:
         return Handler
 
     def start(self) -> FakeServer:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
     def stop(self) -> None:

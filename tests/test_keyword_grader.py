@@ -127,6 +127,11 @@ def test_negated_misconception_is_ignored(answer: str) -> None:
     assert grade(answer).misconceptions == []
 
 
+def test_something_is_wrong_does_not_disown_a_claim() -> None:
+    result = grade("The canary goes to all servers at once, so we know quickly when something is wrong.")
+    assert [m.id for m in result.misconceptions] == ["canary-all"]
+
+
 def test_penalty_lowers_score() -> None:
     clean = grade("We use blue-green with identical environments and canary releases gradually.")
     wrong = grade(

@@ -64,6 +64,8 @@ def test_keyword_matches(keyword: str, answer: str) -> None:
         pytest.param("load balancer", "the load\n\nbalancer", id="phrase-crosses-paragraph"),
         pytest.param("load balancer", "- the load\n- balancer", id="phrase-crosses-bullets"),
         pytest.param("ids", "I'd say so", id="contraction-is-not-a-word"),
+        pytest.param("on-call", "timeouts on every call", id="hyphenated-words-are-tied"),
+        pytest.param("they're basically the same", "they differ", id="apostrophe-phrase-not-cut"),
         pytest.param("consul", "the consumers", id="no-typo-on-different-word"),
         pytest.param("conmon", "a common tool", id="no-typo-on-short-word"),
     ],

@@ -335,11 +335,17 @@ def test_time_limit_grades_what_arrived_in_time(grader_home: Path) -> None:
         text=True,
         env=env,
     )
-    assert proc.stdin is not None
+    assert proc.stdin is not None and proc.stderr is not None
+    seen = []
+    while not any("You have" in line for line in seen):  # the clock starts once the question is shown
+        line = proc.stderr.readline()
+        assert line, "".join(seen)
+        seen.append(line)
     proc.stdin.write("We keep two identical environments and switch traffic at the load balancer.\n")
     proc.stdin.flush()
-    time.sleep(2.5)  # past the limit, without ending the answer
-    _, stderr = proc.communicate("too late\n.\nq\n", timeout=60)
+    time.sleep(2.5)  # past the 1.2 s limit, without ending the answer
+    _, rest = proc.communicate("too late\n.\nq\n", timeout=60)
+    stderr = "".join(seen) + rest
     assert proc.returncode == 0, stderr
     assert "Time is up" in stderr and "grading what you typed so far" in stderr
     (saved,) = list_attempts()

@@ -17,6 +17,7 @@ from grader.reference import (
     DerivedRubric,
     ReferenceSettings,
     TermStats,
+    _misspelt,
     content_words,
     derive_rubric,
     grade_by_reference,
@@ -119,7 +120,21 @@ def test_evidence_is_verbatim_and_typos_count() -> None:
 def test_typos_the_stemmer_hides_still_count() -> None:
     question = Question(id="q", category="c", text="How are arrays passed to functions?", reference="by reference.")
     grade = grade_by_reference(derive_rubric(question), "By refrence")
-    assert grade.score == 10 and grade.concepts[0].reason == "spelt 'refrence'"
+    assert grade.score == 10 and grade.concepts[0].evidence == "By refrence"
+
+
+@pytest.mark.parametrize(
+    ("label", "words", "found"),
+    [
+        pytest.param("reference", ["by", "refrence"], 1, id="one-edit"),
+        pytest.param("initialization", ["an", "initalisation"], 1, id="two-edits-long-word"),
+        pytest.param("pointer", ["a", "pionter"], None, id="two-edits-short-word"),
+        pytest.param("value", ["walue"], None, id="first-letter-differs"),
+        pytest.param("main", ["mian"], None, id="too-short"),
+    ],
+)
+def test_misspelt_words(label: str, words: list[str], found: int | None) -> None:
+    assert _misspelt(label, words) == found
 
 
 def test_short_correct_answers_are_not_flagged_as_keyword_lists() -> None:

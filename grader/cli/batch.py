@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from grader.cli.answer import ModeChoice
 from grader.cli.common import (
     EXIT_FAILURE,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
@@ -25,6 +26,7 @@ from grader.cli.common import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from rich.console import Console
     from rich.progress import Progress
 
     from grader.batch import Outcome
@@ -149,13 +151,15 @@ def batch(
     )
     bank = state(ctx).bank()
     show_progress = not quiet and err.is_terminal
-    progress = _progress(count_items(inputs) if show_progress else None) if show_progress else None
+    progress = _progress(count_items(inputs)) if show_progress else None
     try:
         if progress is not None:
             progress.start()
         summary = run_batch(
             bank, inputs, results, options, concurrency, on_outcome=_tracker(progress) if progress else None
         )
+    except KeyboardInterrupt:
+        fail(f"interrupted; what was graded is in {results}: run the same command again to resume", EXIT_INTERRUPTED)
     finally:
         if progress is not None:
             progress.stop()
@@ -266,12 +270,22 @@ def _progress(total: int | None) -> Progress:
         TextColumn("ETA"),
         TimeRemainingColumn(),
         TextColumn("{task.fields[extra]}"),
-        console=err,
+        console=_rich_console(err),
         transient=True,
         refresh_per_second=8,
     )
     progress.add_task("grading", total=total, rate="", extra="")
     return progress
+
+
+def _rich_console(console: Any) -> Console:
+    """The rich Console behind common's lazily created `err` (rich's Live needs the real one)."""
+    from rich.console import Console
+
+    if isinstance(console, Console):
+        return console
+    console.is_terminal  # noqa: B018 - creates the console on first use
+    return console._console
 
 
 def _tracker(progress: Progress) -> Callable[[Outcome], None]:

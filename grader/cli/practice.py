@@ -34,7 +34,9 @@ def practice(
             help="Minutes per answer, with a countdown; when time is up, what you typed so far is graded.",
         ),
     ] = None,
-    no_save: Annotated[bool, typer.Option("--no-save", help="Do not save attempts in the history.")] = False,
+    no_save: Annotated[
+        bool, typer.Option("--no-save", help="Leave the history alone: picks use this session's answers only.")
+    ] = False,
     mode: Annotated[
         ModeChoice, typer.Option(case_sensitive=False, help="auto, keyword, llm or hybrid.", rich_help_panel=LLM_PANEL)
     ] = ModeChoice.auto,
@@ -49,9 +51,9 @@ def practice(
 ) -> None:
     """Practise: the next question is one you never answered, then the one whose concepts are weakest.
 
-    After each grade you can answer the follow-up question of a missed concept, move on, or quit. On a
-    terminal, submit an answer with Ctrl-D (or Esc then Enter). From a pipe, an answer ends at a line holding
-    a single '.'.
+    After each grade: answer the follow-up question of a missed concept, move on, or quit.
+
+    On a terminal, submit an answer with Ctrl-D (or Esc then Enter). From a pipe, an answer ends at a line '.'.
     """
     from grader.cli.answer_box import StreamSource, TerminalSource
     from grader.pipeline import GradeOptions
@@ -123,9 +125,9 @@ class _Session:
             remaining = rubric.model_copy(update={"concepts": [c for c in rubric.concepts if c.id not in offered]})
             concept = follow_up_concept(grade, remaining) if remaining.concepts else None
             if concept is None:
-                reply = self._ask("[Enter] next question · [q] quit: ")
+                reply = self._ask("[n]ext question (Enter) or [q]uit? ")
                 return reply is not None and not reply.lower().startswith("q")
-            reply = self._ask(f"[Enter/f] follow-up on '{concept.name}' · [n] next question · [q] quit: ")
+            reply = self._ask(f"[f]ollow-up on '{concept.name}' (Enter), [n]ext question or [q]uit? ")
             if reply is None or reply.lower().startswith("q"):
                 return False
             if reply.lower().startswith("n"):

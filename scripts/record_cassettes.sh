@@ -1,0 +1,22 @@
+#!/usr/bin/env sh
+# Re-record the LLM cassettes in cassettes/<target>/ (never hand-edit them).
+#
+#   scripts/record_cassettes.sh            # local: starts xllamacpp + SmolLM2-135M on 127.0.0.1:18080, no key
+#   OPENAI_API_KEY=sk-... scripts/record_cassettes.sh openai   # OpenAI (gpt-4o-mini), into cassettes/openai/
+#
+# Extra arguments go to pytest (e.g. -k async). Replay: plain pytest (GRADER_CASSETTE_TARGET=openai for OpenAI).
+set -eu
+target="${1:-smollm2}"
+[ $# -gt 0 ] && shift
+cd "$(dirname "$0")/.."
+case "$target" in
+  smollm2) ;;
+  openai)
+    if [ -z "${OPENAI_API_KEY:-}" ]; then
+      echo "error: set OPENAI_API_KEY to record against OpenAI" >&2
+      exit 2
+    fi ;;
+  *) echo "error: unknown target '$target' (smollm2 or openai)" >&2; exit 2 ;;
+esac
+GRADER_CASSETTE_TARGET="$target" exec "${PYTHON:-.venv/bin/python}" -m pytest tests/test_llm_cassettes.py \
+  --record-mode=rewrite -p no:cacheprovider -q "$@"
