@@ -42,10 +42,7 @@ def kit_sentences() -> dict[str, list[str]]:
         if not (REPO / "rubrics" / f"{question_id}.yaml").is_file():
             continue
         found = [
-            " ".join(s.split())
-            for kind in KINDS
-            for s in _SENTENCE.split(data.get(kind) or "")
-            if len(s.split()) >= 4
+            " ".join(s.split()) for kind in KINDS for s in _SENTENCE.split(data.get(kind) or "") if len(s.split()) >= 4
         ]
         if found:
             sentences[question_id] = found
@@ -140,9 +137,11 @@ def overhead(tree: Path, out: Path) -> None:
         summary = run_batch(bank, [tree], out)
     finally:
         pipeline.grade_answer = real
-    print(f"overhead  : {summary.graded:,} answers through the batch machinery with a no-op grader in "
-          f"{summary.seconds:.2f} s = {summary.graded / summary.seconds:,.0f} answers/s "
-          f"({1e6 * summary.seconds / summary.graded:.0f} us per answer: discover, read, key, serialise, write)")
+    print(
+        f"overhead  : {summary.graded:,} answers through the batch machinery with a no-op grader in "
+        f"{summary.seconds:.2f} s = {summary.graded / summary.seconds:,.0f} answers/s "
+        f"({1e6 * summary.seconds / summary.graded:.0f} us per answer: discover, read, key, serialise, write)"
+    )
 
 
 def main() -> None:
@@ -157,16 +156,22 @@ def main() -> None:
         tree.mkdir()
         started = time.perf_counter()
         questions = generate(tree, args.answers, args.words)
-        print(f"generated {args.answers:,} answers over {len(questions)} questions ({', '.join(questions)}) "
-              f"in {time.perf_counter() - started:.1f} s")
+        print(
+            f"generated {args.answers:,} answers over {len(questions)} questions ({', '.join(questions)}) "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
         out = Path(tmp, "results.jsonl")
         seconds, peak, summary = run_cli(tree, out)
         graded = summary["graded"]
-        print(f"first run : {graded:,} graded in {seconds:.2f} s wall (incl. start-up) = "
-              f"{graded / seconds:,.0f} answers/s; in-run {summary['seconds']} s = "
-              f"{graded / summary['seconds']:,.0f} answers/s; peak RSS {peak:.0f} MB")  # type: ignore[operator]
-        print(f"CPU time  : {summary['cpu']:.2f} s (user + sys, one process) = "
-              f"{graded / summary['cpu']:,.0f} answers per CPU-second")  # type: ignore[operator]
+        print(
+            f"first run : {graded:,} graded in {seconds:.2f} s wall (incl. start-up) = "
+            f"{graded / seconds:,.0f} answers/s; in-run {summary['seconds']} s = "
+            f"{graded / summary['seconds']:,.0f} answers/s; peak RSS {peak:.0f} MB"
+        )  # type: ignore[operator]
+        print(
+            f"CPU time  : {summary['cpu']:.2f} s (user + sys, one process) = "
+            f"{graded / summary['cpu']:,.0f} answers per CPU-second"
+        )  # type: ignore[operator]
         print(f"results   : {out.stat().st_size / 1e6:.1f} MB, {sum(1 for _ in out.open()):,} lines")
         seconds, peak, summary = run_cli(tree, out)
         print(f"resume run: {summary['skipped']:,} skipped, {summary['graded']} graded in {seconds:.2f} s wall")

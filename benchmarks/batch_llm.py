@@ -159,12 +159,18 @@ def main() -> None:
         first_requests, peak = server.requests, server.peak_in_flight
         again, summary2 = run_batch(server, many, out, args.concurrency)
         print(f"start-up (one-answer batch minus one delay): {startup:.2f} s")
-        print(f"first run : {summary['graded']} graded, {summary['failed']} failed, {first_requests} requests, "
-              f"peak {peak} in flight; wall {seconds:.2f} s, in-run {summary['seconds']:.2f} s")
-        print(f"ideal {ideal:.2f} s; budget 1.25 x ideal + start-up = {1.25 * ideal + startup:.2f} s; "
-              f"wall - start-up = {seconds - startup:.2f} s = {(seconds - startup) / ideal:.2f} x ideal")
-        print(f"second run: {summary2['skipped']} skipped, {summary2['graded']} graded, "
-              f"{server.requests - first_requests} requests, wall {again:.2f} s")
+        print(
+            f"first run : {summary['graded']} graded, {summary['failed']} failed, {first_requests} requests, "
+            f"peak {peak} in flight; wall {seconds:.2f} s, in-run {summary['seconds']:.2f} s"
+        )
+        print(
+            f"ideal {ideal:.2f} s; budget 1.25 x ideal + start-up = {1.25 * ideal + startup:.2f} s; "
+            f"wall - start-up = {seconds - startup:.2f} s = {(seconds - startup) / ideal:.2f} x ideal"
+        )
+        print(
+            f"second run: {summary2['skipped']} skipped, {summary2['graded']} graded, "
+            f"{server.requests - first_requests} requests, wall {again:.2f} s"
+        )
         ok = seconds <= 1.25 * ideal + startup and server.requests == first_requests
         print("PASS" if ok else "FAIL")
         sys.exit(0 if ok else 1)

@@ -174,9 +174,7 @@ class _Run:
                 continue
             self._graded(task, result)
 
-    async def grade_concurrently(
-        self, items: Iterator[Item], options: pipeline.GradeOptions, concurrency: int
-    ) -> None:
+    async def grade_concurrently(self, items: Iterator[Item], options: pipeline.GradeOptions, concurrency: int) -> None:
         """`concurrency` workers share the item stream: the semaphore is the number of workers."""
         loop = asyncio.get_running_loop()
         stop: list[BaseException] = []
@@ -243,9 +241,7 @@ class _Run:
 
     def _graded(self, task: _Task, grade: Grade) -> None:
         item = task.item
-        self.writer.write(
-            graded_line(item.candidate, task.question.id, item.source, task.key, grade.model_dump_json())
-        )
+        self.writer.write(graded_line(item.candidate, task.question.id, item.source, task.key, grade.model_dump_json()))
         self.report(Outcome(item.candidate, task.question.id, item.source, "graded", grade=grade))
 
     def _fail(self, task: _Task, exc: Exception) -> None:
@@ -255,16 +251,12 @@ class _Run:
 
     def _write_error(self, item: Item, question_id: str, key: str, message: str, kind: str) -> None:
         self.writer.write(error_line(item.candidate, question_id, item.source, key, message, kind))
-        self.report(
-            Outcome(item.candidate, question_id, item.source, "failed", error=message, exit_kind=kind)
-        )
+        self.report(Outcome(item.candidate, question_id, item.source, "failed", error=message, exit_kind=kind))
 
 
 def _error_key(item: Item) -> str:
     """The key of an item that could not be read or has no rubric: its answer's, else its source's."""
-    return answer_key(
-        item.candidate, item.question_id, item.answer if item.answer is not None else "\0" + item.source
-    )
+    return answer_key(item.candidate, item.question_id, item.answer if item.answer is not None else "\0" + item.source)
 
 
 def _kind(exc: BaseException) -> ExitKind:

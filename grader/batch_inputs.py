@@ -33,9 +33,7 @@ QUESTION_FIELDS = ("question", "question_id")
 UNKNOWN = "?"  # the candidate or question of an item whose own fields could not be read
 
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)^---[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE)
-_HEADER_LINE = re.compile(
-    r"[ \t]*(question|question_id|candidate)[ \t]*:[ \t]*(.*?)[ \t]*\r?\n", re.IGNORECASE
-)
+_HEADER_LINE = re.compile(r"[ \t]*(question|question_id|candidate)[ \t]*:[ \t]*(.*?)[ \t]*\r?\n", re.IGNORECASE)
 _META_LINE = re.compile(r"^[ \t]*([A-Za-z_][\w-]*)[ \t]*:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -79,9 +77,7 @@ def discover(paths: Iterable[Path]) -> Iterator[Item]:
         elif kind == "csv":
             yield from _csv_items(path)
         else:
-            yield Item(
-                UNKNOWN, UNKNOWN, str(path), error=f"{path}: not a folder, .md, .txt, .jsonl or .csv file"
-            )
+            yield Item(UNKNOWN, UNKNOWN, str(path), error=f"{path}: not a folder, .md, .txt, .jsonl or .csv file")
 
 
 def count_items(paths: Iterable[Path]) -> int:
@@ -248,9 +244,7 @@ def _has_column(header: list[str], name: str) -> bool:
 def _record_item(record: Any, source: str) -> Item:
     """An item from a JSONL object or a CSV row."""
     if not isinstance(record, dict):
-        return Item(
-            UNKNOWN, UNKNOWN, source, error=f"{source}: expected an object with candidate, question, answer"
-        )
+        return Item(UNKNOWN, UNKNOWN, source, error=f"{source}: expected an object with candidate, question, answer")
     candidate = _field(record, ("candidate",))
     question_id = _field(record, QUESTION_FIELDS)
     answer = record.get("answer")

@@ -88,9 +88,7 @@ class Cohort:
         for concept in grade.get("concepts") or ():
             concept_id = concept["id"]
             if concept_id not in known:
-                known[concept_id] = ConceptInfo(
-                    concept_id, concept.get("name", concept_id), concept.get("weight", 1)
-                )
+                known[concept_id] = ConceptInfo(concept_id, concept.get("name", concept_id), concept.get("weight", 1))
             statuses[concept_id] = concept.get("status", "missing")
         return AnswerRecord(
             candidate=record["candidate"],
@@ -186,9 +184,7 @@ def question_summaries(cohort: Cohort) -> list[QuestionSummary]:
                 low=min(scores, default=0.0),
                 high=max(scores, default=0.0),
                 bands=bands,
-                concepts=[
-                    _concept_coverage(question_id, c, answers) for c in cohort.concepts[question_id].values()
-                ],
+                concepts=[_concept_coverage(question_id, c, answers) for c in cohort.concepts[question_id].values()],
             )
         )
     return summaries

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from grader.feedback import plan_study, summarise
 from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION, detect_injection
-from grader.matching import Hit, Matcher, Pattern, Vocabulary, compile_pattern, pattern_vocabulary
+from grader.matching import Hit, Matcher, PatternIndex, Vocabulary, compile_pattern, index_patterns, pattern_vocabulary
 from grader.models import Concept, ConceptResult, Grade, MisconceptionResult, Rubric, Status
 from grader.scoring import band_for, compute_score
 from grader.text import DISCLAIMER, NEGATIONS, Document, analyse, phrase_words
@@ -18,9 +18,12 @@ STUFFED_DENSITY = 0.7  # share of words that are matched keywords that makes an 
 
 @dataclass(frozen=True)
 class CompiledRubric:
+    """A rubric's patterns in one index: concepts' first, then misconceptions', each group a slice of it."""
+
     rubric: Rubric
-    concepts: tuple[tuple[Pattern, ...], ...]
-    misconceptions: tuple[tuple[Pattern, ...], ...]
+    index: PatternIndex
+    concepts: tuple[slice, ...]
+    misconceptions: tuple[slice, ...]
     vocabulary: Vocabulary
 
 
@@ -32,10 +35,17 @@ def compile_rubric(rubric: Rubric) -> CompiledRubric:
     cached = _COMPILED.get(id(rubric))
     if cached is not None and cached.rubric is rubric:
         return cached
-    concepts = tuple(tuple(compile_pattern(k, c.synonyms.get(k, ())) for k in c.keywords) for c in rubric.concepts)
-    misconceptions = tuple(tuple(compile_pattern(k) for k in m.keywords) for m in rubric.misconceptions)
-    every = [p for group in (*concepts, *misconceptions) for p in group]
-    compiled = CompiledRubric(rubric, concepts, misconceptions, pattern_vocabulary(every))
+    groups = [[compile_pattern(k, c.synonyms.get(k, ())) for k in c.keywords] for c in rubric.concepts]
+    groups += [[compile_pattern(k) for k in m.keywords] for m in rubric.misconceptions]
+    every = [pattern for group in groups for pattern in group]
+    slices, start = [], 0
+    for group in groups:
+        slices.append(slice(start, start + len(group)))
+        start += len(group)
+    split = len(rubric.concepts)
+    compiled = CompiledRubric(
+        rubric, index_patterns(every), tuple(slices[:split]), tuple(slices[split:]), pattern_vocabulary(every)
+    )
     if len(_COMPILED) > 256:
         _COMPILED.clear()
     _COMPILED[id(rubric)] = compiled
@@ -46,15 +56,15 @@ def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
     """Grade `answer` against `rubric` by matching concept and misconception keywords."""
     compiled = compile_rubric(rubric)
     doc = analyse(answer)
-    matcher = Matcher(doc, compiled.vocabulary)
+    found = Matcher(doc, compiled.vocabulary).find_all(compiled.index)
     concepts: list[ConceptResult] = []
     matched_tokens: set[int] = set()
-    for concept, patterns in zip(rubric.concepts, compiled.concepts, strict=True):
-        hits = [hit for pattern in patterns if (hit := _best_hit(matcher.find(pattern), doc))]
+    for concept, group in zip(rubric.concepts, compiled.concepts, strict=True):
+        hits = [hit for pattern_hits in found[group] if (hit := _best_hit(pattern_hits, doc))]
         for hit in hits:
             matched_tokens.update(range(hit.first, hit.first + hit.size))
         concepts.append(_concept_verdict(concept, hits, doc))
-    misconceptions = _find_misconceptions(rubric, compiled, matcher, doc)
+    misconceptions = _find_misconceptions(rubric, [found[group] for group in compiled.misconceptions], doc)
     flags = _flags(answer, doc, concepts, matched_tokens)
     score = compute_score(concepts, misconceptions, flags)
     return Grade(
@@ -96,7 +106,7 @@ def _concept_verdict(concept: Concept, hits: list[Hit], doc: Document) -> Concep
         for hit in pool:
             counts[hit.sentence] = counts.get(hit.sentence, 0) + 1
         best = max(pool, key=lambda h: (counts[h.sentence], -h.sentence))
-        evidence = doc.sentence_text(best.sentence, around=(doc.spans[best.first][0], doc.spans[best.last][1]))
+        evidence = doc.sentence_text(best.sentence, tokens=(best.first, best.last))
     return ConceptResult(
         id=concept.id,
         name=concept.name,
@@ -107,15 +117,14 @@ def _concept_verdict(concept: Concept, hits: list[Hit], doc: Document) -> Concep
     )
 
 
-def _find_misconceptions(
-    rubric: Rubric, compiled: CompiledRubric, matcher: Matcher, doc: Document
-) -> list[MisconceptionResult]:
-    found: list[MisconceptionResult] = []
-    for misconception, patterns in zip(rubric.misconceptions, compiled.misconceptions, strict=True):
-        for pattern in patterns:
-            hit = next((h for h in matcher.find(pattern) if not _negated(h, doc)), None)
+def _find_misconceptions(rubric: Rubric, found: list[list[list[Hit]]], doc: Document) -> list[MisconceptionResult]:
+    """Each misconception stated (and not negated), with the sentence that states it."""
+    result: list[MisconceptionResult] = []
+    for misconception, group in zip(rubric.misconceptions, found, strict=True):
+        for pattern_hits in group:
+            hit = next((h for h in pattern_hits if not _negated(h, doc)), None)
             if hit is not None:
-                found.append(
+                result.append(
                     MisconceptionResult(
                         id=misconception.id,
                         description=misconception.description,
@@ -125,7 +134,7 @@ def _find_misconceptions(
                     )
                 )
                 break
-    return found
+    return result
 
 
 def _negated(hit: Hit, doc: Document) -> bool:
@@ -149,6 +158,6 @@ def _flags(answer: str, doc: Document, concepts: list[ConceptResult], matched: s
             words >= 6 and len(matched) / words >= STUFFED_DENSITY
         ):
             flags.append(KEYWORD_STUFFING)
-    if detect_injection(answer):
+    if detect_injection(answer, set(doc.words)):
         flags.append(PROMPT_INJECTION)
     return flags

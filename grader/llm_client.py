@@ -12,17 +12,16 @@ import asyncio
 import ipaddress
 import json
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
 
-from grader.errors import ConfigError, LLMError
+from grader.errors import ConfigError
+from grader.llm_failures import CallError, classify, describe_endpoint
 
 Client = Literal["auto", "litellm", "openai"]
 OPENAI_PREFIX = "openai/"
@@ -62,22 +61,6 @@ class Reply:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     finish_reason: str | None = None
-
-
-class CallError(LLMError):
-    """A request failed for good. `kind`: timeout, connection, rate_limit, server, auth, request, client."""
-
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-@dataclass(frozen=True)
-class _Failure:
-    reason: str
-    kind: str
-    retryable: bool
-    wait: float | None = None
 
 
 # --- the public calls ------------------------------------------------------------------------------
@@ -283,7 +266,7 @@ def is_local(api_base: str | None) -> bool:
     return address.is_loopback or address.is_private or address.is_unspecified
 
 
-# --- deadlines, retries and failures -------------------------------------------------------------
+# --- deadlines and retries ------------------------------------------------------------------------
 
 
 def _within(seconds: float, call: Callable[[], T]) -> T:
@@ -308,7 +291,7 @@ def _within(seconds: float, call: Callable[[], T]) -> T:
 
 def _wait_or_raise(exc: Exception, attempt: int, settings: LLMSettings) -> float:
     """Seconds to wait before the next attempt, or CallError when there should be none."""
-    failure = classify(exc, settings)
+    failure = classify(exc, where=describe_endpoint(settings.api_base, settings.model), timeout=settings.timeout)
     tries = f" (after {attempt + 1} attempts)" if attempt else ""
     if not failure.retryable or attempt >= settings.max_retries:
         raise CallError(failure.reason + tries, failure.kind) from exc
@@ -320,97 +303,3 @@ def _wait_or_raise(exc: Exception, attempt: int, settings: LLMSettings) -> float
             failure.kind,
         ) from exc
     return max(0.0, wait)
-
-
-def classify(exc: BaseException, settings: LLMSettings) -> _Failure:
-    """What went wrong, in one line without secrets, and whether trying again can help."""
-    openai = _openai()
-    where = _where(settings)
-    causes = _causes(exc)  # litellm reports a refused connection as HTTP 500; its cause tells the truth
-    if any(isinstance(e, TimeoutError | openai.APITimeoutError) for e in causes):
-        return _Failure(f"no reply from {where} within {settings.timeout:g} s", "timeout", retryable=False)
-    if any(isinstance(e, openai.APIConnectionError | ConnectionError) for e in causes):
-        return _Failure(f"cannot connect to {where}", "connection", retryable=True)
-    if isinstance(exc, openai.RateLimitError):
-        return _Failure(f"{where} is rate limiting requests (HTTP 429)", "rate_limit", True, _retry_after(exc))
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, openai.APIStatusError) or isinstance(status, int):
-        code = int(status or 0)
-        detail = _provider_message(exc)
-        if code >= 500 or code in (408, 409):
-            return _Failure(f"{where} failed (HTTP {code}){detail}", "server", True, _retry_after(exc))
-        if code in (401, 403):
-            return _Failure(
-                f"{where} rejected the credentials (HTTP {code}); check the provider's API key variable",
-                "auth",
-                False,
-            )
-        return _Failure(f"{where} rejected the request (HTTP {code}){detail}", "request", False)
-    return _Failure(
-        f"the model client failed: {type(exc).__name__}{_provider_message(exc)}", "client", retryable=False
-    )
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain and len(chain) < 10:
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    return chain
-
-
-def _where(settings: LLMSettings) -> str:
-    if settings.api_base:
-        parsed = urlparse(settings.api_base)
-        return f"the model server at {parsed.hostname}" + (f":{parsed.port}" if parsed.port else "")
-    return f"the provider of {settings.model}"
-
-
-def _retry_after(exc: BaseException) -> float | None:
-    """Seconds from a Retry-After (or retry-after-ms) header on the failed response, if any."""
-    for headers in (
-        getattr(getattr(exc, "response", None), "headers", None),
-        getattr(exc, "litellm_response_headers", None),
-    ):
-        if not headers:
-            continue
-        millis = headers.get("retry-after-ms")
-        if millis:
-            try:
-                return float(millis) / 1000
-            except ValueError:
-                pass
-        value = headers.get("retry-after")
-        if not value:
-            continue
-        try:
-            return float(value)
-        except ValueError:
-            pass
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            continue
-    return None
-
-
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD", re.IGNORECASE)
-_SECRET_VALUE = re.compile(r"\b(?:sk|rk|pk|key)-[A-Za-z0-9_\-]{6,}|Bearer\s+\S+", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """`text` with every secret-looking value (and the value of every *KEY/*TOKEN variable) masked."""
-    for name, value in os.environ.items():
-        if _SECRET_NAME.search(name) and len(value) >= 6:
-            text = text.replace(value, "***")
-    return _SECRET_VALUE.sub("***", text)
-
-
-def _provider_message(exc: BaseException) -> str:
-    message = getattr(exc, "message", None) or str(exc)
-    message = str(message).split(" - ", 1)[-1] if "Exception - " in str(message) else str(message)
-    message = " ".join(redact(message).split())
-    if not message:
-        return ""
-    return ": " + (message[:160] + "..." if len(message) > 160 else message)

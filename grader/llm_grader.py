@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,6 +34,8 @@ BASE_TOKENS, TOKENS_PER_CONCEPT = 300, 150  # reply budget: feedback and misconc
 UNVERIFIED_STATUS: Status = "missing"  # credit needs evidence the candidate really wrote
 UNVERIFIED_REASON = "Downgraded from {status}: the quoted evidence does not occur in the answer."
 
+UNVERIFIED_QUOTE = "(quote not found in the answer)"
+_QUOTED = re.compile(r'"([^"\n]{4,300})"|“([^”\n]{4,300})”')
 _FORBID = ConfigDict(extra="forbid")
 
 
@@ -229,7 +232,7 @@ def _check(rubric: Rubric, answer: str, verdict: BaseModel, replies: list[Reply]
     unverified = False
     for i, concept in enumerate(rubric.concepts):
         said: ConceptVerdict = getattr(verdict.concepts, f"c{i}")  # type: ignore[attr-defined]
-        status, evidence, reason = said.status, None, _clip(said.reason, MAX_REASON) or None
+        status, evidence, reason = said.status, None, _clip(_scrub(said.reason, answer), MAX_REASON) or None
         if status != "missing":
             evidence = locate_quote(answer, said.evidence)
             if evidence is None:
@@ -251,24 +254,28 @@ def _check(rubric: Rubric, answer: str, verdict: BaseModel, replies: list[Reply]
             unverified = True  # a misconception is never charged on words the candidate did not write
         else:
             found[misconception.id] = quote
-    note = _clip(getattr(verdict, "feedback", ""), MAX_NOTE)
+    note = _clip(_scrub(getattr(verdict, "feedback", ""), answer), MAX_NOTE)
     return _Sample(concepts, found, unverified, note, replies)
 
 
 def _combine(
     rubric: Rubric, settings: LLMSettings, results: list[_Sample | LLMError], answer_flags: Sequence[str]
 ) -> Grade:
-    """The majority verdict per concept over the samples that succeeded, scored by `compute_score`."""
+    """The majority verdict per concept over the samples that succeeded, scored by `compute_score`.
+
+    Agreement is the share of all requested samples that gave the majority verdict: a sample that failed
+    agreed with nothing.
+    """
     good = [r for r in results if isinstance(r, _Sample)]
     if not good:
         raise next(r for r in results if isinstance(r, LLMError))
-    several = len(good) > 1
+    several = len(results) > 1
     concepts: list[ConceptResult] = []
     agreements: list[float] = []
     for i in range(len(rubric.concepts)):
         votes = Counter(s.concepts[i].status for s in good)
         status = max(votes, key=lambda st: (votes[st], -CREDIT[st]))  # ties go to the lower credit
-        agreement = votes[status] / len(good)
+        agreement = votes[status] / len(results)
         agreements.append(agreement)
         chosen = next(s.concepts[i] for s in good if s.concepts[i].status == status)
         concepts.append(chosen.model_copy(update={"confidence": round(agreement, 2) if several else None}))
@@ -313,6 +320,16 @@ def _combine(
         ),
         confidence=round(sum(agreements) / len(agreements), 2) if several and agreements else None,
     )
+
+
+def _scrub(text: str, answer: str) -> str:
+    """`text` (a model's reason or note) with every quotation that is not in the answer replaced."""
+
+    def check(match: re.Match[str]) -> str:
+        quoted = match.group(1) or match.group(2)
+        return match.group(0) if locate_quote(answer, quoted) else UNVERIFIED_QUOTE
+
+    return _QUOTED.sub(check, text)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -288,7 +288,7 @@ def _verdict(concept: Concept, pattern: Pattern, matcher: Matcher) -> ConceptRes
             return ConceptResult(id=concept.id, name=concept.name, weight=concept.weight, status="missing")
         first = last = typo
         sentence = doc.sentence_of[typo]
-    evidence = doc.sentence_text(sentence, around=(doc.spans[first][0], doc.spans[last][1]))
+    evidence = doc.sentence_text(sentence, tokens=(first, last))
     return ConceptResult(
         id=concept.id, name=concept.name, weight=concept.weight, status="covered", evidence=evidence,
         matched=[pattern.label], reason=None if hits else f"spelt '{doc.words[first]}'",

@@ -96,5 +96,8 @@ def _concept_table(grade: Grade) -> Table:
         evidence = Text(f'"{c.evidence}"', style="italic") if c.evidence else Text("-", style="dim")
         if c.reason:
             evidence.append(f"\n{c.reason}", style="dim")
-        table.add_row(c.name, f"{c.weight:g}", Text(STATUS_MARK[c.status], style=style), evidence)
+        status = Text(STATUS_MARK[c.status], style=style)
+        if c.confidence is not None:  # several LLM samples: how many agreed
+            status.append(f"\n{c.confidence:.0%} agree", style="dim")
+        table.add_row(c.name, f"{c.weight:g}", status, evidence)
     return table

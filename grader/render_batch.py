@@ -30,23 +30,15 @@ def summary_view(summary: BatchSummary) -> RenderableType:
     head.append(f" → {summary.out}", style="dim")
     parts: list[RenderableType] = [head]
     if summary.found == 0:
-        parts.append(
-            Text("no answers found: give folders of .md/.txt files, or .jsonl / .csv files", style="red")
-        )
+        parts.append(Text("no answers found: give folders of .md/.txt files, or .jsonl / .csv files", style="red"))
     for source, error in summary.failures:
-        parts.append(
-            Text(f"  ✘ {error}" if error.startswith(source) else f"  ✘ {source}: {error}", style="red")
-        )
+        parts.append(Text(f"  ✘ {error}" if error.startswith(source) else f"  ✘ {source}: {error}", style="red"))
     if summary.failed > len(summary.failures):
-        parts.append(
-            Text(f"  … and {summary.failed - len(summary.failures):,} more error lines in {summary.out}")
-        )
+        parts.append(Text(f"  … and {summary.failed - len(summary.failures):,} more error lines in {summary.out}"))
     return Group(*parts)
 
 
-def coverage_view(
-    questions: list[QuestionSummary], candidates: list[CandidateSummary], top: int
-) -> RenderableType:
+def coverage_view(questions: list[QuestionSummary], candidates: list[CandidateSummary], top: int) -> RenderableType:
     """Per question, the concepts most candidates miss; per candidate, their weakest concepts."""
     parts: list[RenderableType] = []
     for q in questions:

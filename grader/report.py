@@ -117,9 +117,7 @@ def _html_tiles(cohort: Cohort, questions: list[QuestionSummary]) -> str:
         ("mean score", f"{mean:.1f} / 10"),
         ("not graded", f"{len(cohort.errors):,}"),
     ]
-    cells = "".join(
-        f'<div class="tile"><b>{_e(v)}</b><span class="muted">{_e(k)}</span></div>' for k, v in tiles
-    )
+    cells = "".join(f'<div class="tile"><b>{_e(v)}</b><span class="muted">{_e(k)}</span></div>' for k, v in tiles)
     return f'<div class="tiles">{cells}</div>'
 
 
@@ -147,9 +145,7 @@ def _html_questions(questions: list[QuestionSummary]) -> str:
     ]
     for q in questions:
         missed = q.most_missed(1)
-        worst = (
-            f"{missed[0].concept.name} ({missed[0].coverage:.0%} coverage)" if missed and q.answers else "—"
-        )
+        worst = f"{missed[0].concept.name} ({missed[0].coverage:.0%} coverage)" if missed and q.answers else "—"
         rows.append(
             f"<tr><td>{_e(q.question_id)}</td><td class=num>{q.answers}</td><td class=num>{q.mean:.1f}</td>"
             f"<td class=num>{q.low:.1f}</td><td class=num>{q.high:.1f}</td><td>{_e(_bands(q.bands))}</td>"
@@ -166,8 +162,7 @@ def _html_heatmap(cohort: Cohort, questions: list[QuestionSummary]) -> str:
         '<p class="legend"><span class="cov">✔ covered</span><span class="par">◐ partial</span>'
         '<span class="mis">✘ missing</span><span class="non">· not answered</span>'
         + (
-            f' <span class="muted">showing {len(shown)} of {len(names)} candidates; '
-            "the cohort column covers all</span>"
+            f' <span class="muted">showing {len(shown)} of {len(names)} candidates; the cohort column covers all</span>'
             if len(shown) < len(names)
             else ""
         )
@@ -190,18 +185,14 @@ def _html_heatmap(cohort: Cohort, questions: list[QuestionSummary]) -> str:
                     f'<td class="{CELL_CLASS[status]}" title="{_e(name)}: {status or "not answered"}">'
                     f"{MARK[status]}</td>"
                 )
-            rows.append(
-                f'<tr><td class="concept">{_e(c.concept.name)}</td>{cohort_cell}{"".join(cells)}</tr>'
-            )
+            rows.append(f'<tr><td class="concept">{_e(c.concept.name)}</td>{cohort_cell}{"".join(cells)}</tr>')
     rows.append("</table>")
     return "\n".join(rows)
 
 
 def _html_errors(cohort: Cohort) -> str:
     rows = ["<table><tr><th>candidate</th><th>question</th><th>source</th><th>error</th></tr>"]
-    for e in sorted(
-        cohort.errors.values(), key=lambda e: (natural_key(e.candidate), natural_key(e.question_id))
-    ):
+    for e in sorted(cohort.errors.values(), key=lambda e: (natural_key(e.candidate), natural_key(e.question_id))):
         rows.append(
             f"<tr><td>{_e(e.candidate)}</td><td>{_e(e.question_id)}</td><td>{_e(e.source)}</td><td>{_e(e.error)}</td></tr>"
         )
@@ -254,9 +245,7 @@ def render_markdown(cohort: Cohort, title: str = "Batch grading report") -> str:
     shown = cohort.candidates[:HEATMAP_CANDIDATES]
     for q in questions:
         lines += [f"### {q.question_id}", ""]
-        lines.append(
-            "| concept | coverage | covered | partial | missing | " + " | ".join(_m(n) for n in shown) + " |"
-        )
+        lines.append("| concept | coverage | covered | partial | missing | " + " | ".join(_m(n) for n in shown) + " |")
         lines.append("|---|---:|---:|---:|---:|" + "|".join(":-:" for _ in shown) + "|")
         for c in q.concepts:
             marks = []
@@ -299,9 +288,7 @@ def render_csv(cohort: Cohort) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    pairs = sorted(
-        set(cohort.answers) | set(cohort.errors), key=lambda p: (natural_key(p[0]), natural_key(p[1]))
-    )
+    pairs = sorted(set(cohort.answers) | set(cohort.errors), key=lambda p: (natural_key(p[0]), natural_key(p[1])))
     for pair in pairs:
         answer = cohort.answers.get(pair)
         if answer is None:

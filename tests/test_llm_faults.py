@@ -178,6 +178,16 @@ def test_invalid_replies_are_repaired_with_the_reason(reply: str, problem: str) 
     assert problem in server.seen[1].body["messages"][-1]["content"]
 
 
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "gpt-4o-mini"], ids=["openai-sdk", "litellm"])
+def test_a_missing_api_key_is_reported_and_not_retried(monkeypatch: pytest.MonkeyPatch, model: str) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    question, rubric = question_and_rubric()
+    started = time.monotonic()
+    result = grade_answer(question, rubric, GOOD_ANSWER, llm_options(None, model=model))  # type: ignore[arg-type]
+    assert time.monotonic() - started < 3  # refused by the client itself: nothing to retry
+    assert_fallback(result, "the model client failed", "OPENAI_API_KEY")
+
+
 def test_no_fallback_raises_llm_error() -> None:
     with serve([error_reply(500)]) as server, pytest.raises(LLMError, match="HTTP 500"):
         grade(server.api_base, max_retries=0, fallback=False)

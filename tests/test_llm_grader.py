@@ -81,6 +81,26 @@ def test_invented_evidence_is_downgraded_flagged_and_never_shown() -> None:
     assert invented not in result.model_dump_json()
 
 
+def test_invented_quotes_in_reasons_and_feedback_are_removed() -> None:
+    reply = json_with_reasons(
+        'The candidate wrote "we use Argo Rollouts" and "switch traffic at the load balancer".',
+        'You said “canaries are the same as blue-green”.',
+    )
+    result, _ = grade([reply])
+    reason = result.concepts[0].reason or ""
+    assert "Argo Rollouts" not in reason and "(quote not found in the answer)" in reason
+    assert '"switch traffic at the load balancer"' in reason  # a real quote stays
+    assert "canaries are the same" not in result.feedback
+
+
+def json_with_reasons(reason: str, feedback: str) -> str:
+    import json
+
+    data = json.loads(verdict(feedback=feedback))
+    data["concepts"]["traffic-switch"]["reason"] = reason
+    return json.dumps(data)
+
+
 def test_unverified_misconception_is_not_charged() -> None:
     result, _ = grade([verdict(in_place=(True, "we patch the live servers in place"))])
     assert result.misconceptions == []

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from grader.cli import app
 from grader.llm_cache import CACHE_FILE
-from grader.llm_client import redact
+from grader.llm_failures import redact
 
 FAKE_KEY = "sk-test-FAKE0123456789abcdefSECRET"
 

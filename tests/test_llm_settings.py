@@ -112,7 +112,7 @@ def test_env_model_selects_the_llm_in_auto_mode_and_config_points_it(runner: Cli
     (grader_home / "config.toml").write_text("[llm]\napi_base = 'http://127.0.0.1:9/v1'\nmax_retries = 0\n")
     result = run(runner, env={"GRADER_MODEL": "openai/smollm2"})
     assert result.exit_code == 0, result.stderr
-    assert '"fallback_reason": "cannot connect to the model server at 127.0.0.1:9"' in result.stdout
+    assert '"fallback_reason": "cannot connect to the model server at 127.0.0.1:9: ' in result.stdout
 
 
 def test_mode_keyword_ignores_a_configured_model(runner: CliRunner) -> None:
