@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -11,7 +12,6 @@ from grader.errors import ConfigError, LLMError, StorageError
 from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION
 from grader.keyword_grader import grade_by_keywords as grade_by_rubric_keywords
 from grader.models import Disagreement, Grade, Question, Rubric
-from grader.reference import DerivedRubric, bank_stats, derive_rubric, grade_by_reference
 
 if TYPE_CHECKING:
     from grader.llm_cache import GradeCache
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 Mode = Literal["auto", "keyword", "llm", "hybrid"]
 SAMPLING_TEMPERATURE = 0.7  # used when several samples are asked for and no temperature is given
+MAX_SAMPLES = 15  # each sample is a paid request
 ANSWER_FLAGS = (KEYWORD_STUFFING, PROMPT_INJECTION)  # flags about the answer itself, whoever grades it
 
 
@@ -48,8 +49,10 @@ class GradeOptions:
             raise ConfigError(
                 f"--mode {self.mode} needs a model: pass --model, set GRADER_MODEL, or set model in the config file"
             )
-        if self.samples < 1:
-            raise ConfigError("--samples must be at least 1")
+        if not 1 <= self.samples <= MAX_SAMPLES:
+            raise ConfigError(f"--samples must be between 1 and {MAX_SAMPLES}")
+        if self.max_retries < 0:
+            raise ConfigError("max_retries must not be negative")
         if self.timeout <= 0:
             raise ConfigError("--timeout must be more than 0 seconds")
         if self.temperature is not None and not 0 <= self.temperature <= 2:
@@ -64,14 +67,17 @@ class GradeOptions:
 def rubric_for(bank: Bank, question: Question) -> Rubric:
     """The question's rubric from the bank; for a question with only a reference answer, one derived from it."""
     if question.reference and not bank.has_rubric(question.id):
+        from grader.reference import bank_stats, derive_rubric  # only banks with reference-only questions
+
         return derive_rubric(question, stats=bank_stats(bank.questions.values()))
     return bank.rubric(question.id)
 
 
 def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
     """The offline grader: a derived rubric's key terms (grader.reference), else the rubric's keywords."""
-    if isinstance(rubric, DerivedRubric):
-        return grade_by_reference(rubric, answer)
+    reference = sys.modules.get("grader.reference")  # a derived rubric exists only once it was imported
+    if reference is not None and isinstance(rubric, reference.DerivedRubric):
+        return reference.grade_by_reference(rubric, answer)
     return grade_by_rubric_keywords(rubric, answer)
 
 

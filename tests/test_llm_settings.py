@@ -94,7 +94,8 @@ def run(runner: CliRunner, *args: str, env: dict[str, str] | None = None):
     [
         pytest.param(["--mode", "llm"], "--mode llm needs a model", id="llm-without-model"),
         pytest.param(["--mode", "hybrid"], "--mode hybrid needs a model", id="hybrid-without-model"),
-        pytest.param(["--model", "openai/x", "--samples", "0"], "--samples must be at least 1", id="samples"),
+        pytest.param(["--model", "openai/x", "--samples", "0"], "--samples must be between 1 and 15", id="samples-0"),
+        pytest.param(["--model", "openai/x", "--samples", "99"], "--samples must be between 1 and 15", id="samples-99"),
         pytest.param(["--model", "openai/x", "--timeout", "0"], "--timeout must be more than 0", id="timeout"),
         pytest.param(["--model", "openai/x", "--temperature", "3"], "--temperature must be between", id="temp"),
         pytest.param(["--config", "/nonexistent/grader.toml"], "does not exist", id="missing-config"),

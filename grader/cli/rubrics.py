@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from grader.cli.common import EXIT_FAILURE, err, friendly, out, state
-from grader.validation import check_bank
 
 app = typer.Typer(help="Author and check rubrics.", no_args_is_help=True)
 
@@ -24,6 +23,8 @@ def check(
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> None:
     """Validate every question and rubric; print `file: field: message` for each problem."""
+    from grader.validation import check_bank
+
     root = directory if directory is not None else state(ctx).bank().root
     if root.name == "rubrics" and not (root / "questions").is_dir():
         root = root.parent
