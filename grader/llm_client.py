@@ -14,6 +14,7 @@ import json
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -104,9 +105,8 @@ async def acomplete(
 
 def _send(settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]) -> Reply:
     if settings.transport() == "openai":
-        openai = _openai()
-        with openai.OpenAI(**_sdk_client_args(settings)) as client:
-            response = client.chat.completions.create(**_sdk_request(settings, messages, response_format))
+        client = _sync_client(settings)
+        response = client.chat.completions.create(**_sdk_request(settings, messages, response_format))
         return _reply(settings, response)
     litellm = _litellm()
     response = litellm.completion(**_litellm_request(settings, messages, response_format))
@@ -117,13 +117,41 @@ async def _asend(
     settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]
 ) -> Reply:
     if settings.transport() == "openai":
-        openai = _openai()
-        async with openai.AsyncOpenAI(**_sdk_client_args(settings)) as client:
-            response = await client.chat.completions.create(**_sdk_request(settings, messages, response_format))
+        client = _async_client(settings)
+        response = await client.chat.completions.create(**_sdk_request(settings, messages, response_format))
         return _reply(settings, response)
     litellm = _litellm()
     response = await litellm.acompletion(**_litellm_request(settings, messages, response_format))
     return _reply(settings, response)
+
+
+# SDK clients are reused: building one costs ~40 ms (an SSL context), which would dominate a batch. An async
+# client belongs to the event loop it was first used on, so async clients are kept per loop.
+_SYNC_CLIENTS: dict[tuple[Any, ...], Any] = {}
+_ASYNC_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client_key(args: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(sorted(args.items()))
+
+
+def _sync_client(settings: LLMSettings) -> Any:
+    args = _sdk_client_args(settings)
+    key = _client_key(args)
+    if key not in _SYNC_CLIENTS:
+        _SYNC_CLIENTS[key] = _openai().OpenAI(**args)
+    return _SYNC_CLIENTS[key]
+
+
+def _async_client(settings: LLMSettings) -> Any:
+    args = _sdk_client_args(settings)
+    clients = _ASYNC_CLIENTS.setdefault(asyncio.get_running_loop(), {})
+    key = _client_key(args)
+    if key not in clients:
+        clients[key] = _openai().AsyncOpenAI(**args)
+    return clients[key]
 
 
 def _openai() -> Any:

@@ -93,6 +93,20 @@ def verdict_model(rubric: Rubric) -> type[BaseModel]:
     return create_model("GradeVerdict", __config__=_FORBID, **fields)
 
 
+_SCHEMAS: dict[int, tuple[Rubric, type[BaseModel], dict[str, Any]]] = {}
+
+
+def reply_schema(rubric: Rubric) -> tuple[type[BaseModel], dict[str, Any]]:
+    """`verdict_model` and its `response_format`, built once per rubric object (a batch reuses them)."""
+    cached = _SCHEMAS.get(id(rubric))
+    if cached is None or cached[0] is not rubric:
+        if len(_SCHEMAS) > 256:
+            _SCHEMAS.clear()
+        model = verdict_model(rubric)
+        cached = _SCHEMAS[id(rubric)] = (rubric, model, response_format(model))
+    return cached[1], cached[2]
+
+
 def response_format(model: type[BaseModel]) -> dict[str, Any]:
     """The OpenAI-style strict `json_schema` response format for `model`."""
     return {
@@ -180,8 +194,7 @@ def grade_with_llm(
 ) -> Grade:
     """Grade `answer` with the model in `settings`, `samples` times; raises LLMError when no sample succeeds."""
     messages = build_messages(question, rubric, answer)
-    model = verdict_model(rubric)
-    fmt = response_format(model)
+    model, fmt = reply_schema(rubric)
     settings = _budgeted(settings, rubric)
     results: list[_Sample | LLMError] = []
     for _ in range(samples):
@@ -203,8 +216,7 @@ async def agrade_with_llm(
 ) -> Grade:
     """`grade_with_llm` for an event loop; the samples are requested concurrently."""
     messages = build_messages(question, rubric, answer)
-    model = verdict_model(rubric)
-    fmt = response_format(model)
+    model, fmt = reply_schema(rubric)
     settings = _budgeted(settings, rubric)
 
     async def one() -> _Sample:

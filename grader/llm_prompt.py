@@ -106,6 +106,12 @@ def fold(text: str) -> tuple[str, list[int]]:
     dropped, look-alike letters mapped to Latin, case folded, every opening bracket-like character made
     `[` and every closing one `]`.
     """
+    if text.isascii():  # the common case: one skeleton character per character, so a table does it
+        return text.translate(_ASCII_FOLD), list(range(len(text)))
+    return _fold_each(text)
+
+
+def _fold_each(text: str) -> tuple[str, list[int]]:
     skeleton: list[str] = []
     index: list[int] = []
     for i, char in enumerate(text):
@@ -122,6 +128,10 @@ def fold(text: str) -> tuple[str, list[int]]:
             skeleton.append(out)
             index.extend([i] * len(out))
     return "".join(skeleton), index
+
+
+_ASCII_FOLD = str.maketrans({chr(code): _fold_each(chr(code))[0] for code in range(128)})
+assert all(len(v) == 1 for v in _ASCII_FOLD.values() if isinstance(v, str)), "ASCII folds one to one"
 
 
 def find_markers(text: str) -> list[tuple[int, int, str]]:
