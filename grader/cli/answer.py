@@ -12,8 +12,6 @@ import typer
 from grader.cli.common import err, friendly, out, state, write_json
 from grader.errors import AnswerError
 from grader.intake import check_answer_text, read_answer_file, read_answer_stream
-from grader.pipeline import grade_answer, rubric_for
-from grader.settings import resolve_options
 
 LLM_PANEL = "LLM grading"
 EDITOR_TEMPLATE = "\n\n# Write your answer above. Lines starting with '#' are ignored.\n# Question: {text}\n"
@@ -115,6 +113,9 @@ def answer(
     ] = None,
 ) -> None:
     """Grade an answer to one question (from --file, stdin, $EDITOR, or typed in)."""
+    from grader.pipeline import grade_answer, rubric_for  # imported here so that `--help` stays light
+    from grader.settings import resolve_options
+
     app_state = state(ctx)
     bank = app_state.bank()
     q = bank.question(question)

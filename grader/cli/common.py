@@ -8,11 +8,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
-from grader.bank import Bank, load_bank
 from grader.errors import (
     AnswerError,
     BankError,
@@ -63,6 +62,9 @@ class LazyConsole:
 out: Any = LazyConsole(highlight=False, soft_wrap=False)
 err: Any = LazyConsole(stderr=True, highlight=False)
 
+if TYPE_CHECKING:
+    from grader.bank import Bank
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -74,6 +76,8 @@ class AppState:
 
     def bank(self) -> Bank:
         if self._bank is None:
+            from grader.bank import load_bank  # pydantic and YAML only for commands that read the bank
+
             self._bank = load_bank(self.bank_dir)
         return self._bank
 
