@@ -1,20 +1,25 @@
-"""Benchmark: the keyword grader alone, and its parts, on the kit answers. Run by hand:
+"""Benchmark: the keyword grader alone, and its stages, in one process. Run by hand:
 
-    .venv/bin/python benchmarks/keyword_grader.py [--repeat 5] [--profile]
+    .venv/bin/python benchmarks/keyword_grader.py [--repeat 7] [--mixed 600] [--profile]
 
-Grades every kit answer (tests/kit/*.yaml: strong, strong_alt, partial, weak) against its own rubric and
-prints CPU microseconds per answer (time.process_time, median of `--repeat` runs, so a loaded machine skews
-it less): the whole `grade_by_keywords`, then `analyse`, `Matcher(...)` and `find_all` on their own.
-It also times `compile_rubric` per rubric: cold in a fresh process (what `grade answer` pays once) and
-in-process with the text caches cleared. `--profile` prints a cProfile of one pass.
+Grades every kit answer (tests/kit/*.yaml: strong, strong_alt, partial, weak; ~140 words) against its own
+rubric and prints CPU microseconds per answer (time.process_time, median of `--repeat` runs, after a warm-up
+pass, so that a machine loaded by other work skews it less): `grade_by_keywords` as a whole, then by stage,
+each measured as the pipeline up to it (so the rubric changes from answer to answer, as in a batch):
+`analyse`, `+ Matcher(...)` (typo correction, one-word keywords written as two), `+ find_indexed` (the
+keyword matching), and the rest (verdicts, evidence, flags, score, feedback, the Grade model).
+`--mixed N` also grades N answers made like benchmarks/batch_keyword.py's (kit sentences mixed, ~160 words).
+It times `compile_rubric` per rubric too: cold in a fresh process (what `grade answer` pays once) and
+in-process with the text caches emptied. `--profile` prints a cProfile of one pass over the kit answers.
 
-Target (issue 5): `grade_by_keywords` <= ~350 us per kit answer (~140 words), so that `grade batch` reaches
->= 2,000 answers per CPU-second end to end (benchmarks/batch_keyword.py).
+Target (issue 5): `grade_by_keywords` <= ~350 us per kit answer, towards >= 2,000 answers per CPU-second for
+`grade batch` end to end (benchmarks/batch_keyword.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import subprocess
 import sys
@@ -31,8 +36,7 @@ COLD_COMPILE = """
 import sys, time
 from pathlib import Path
 from grader.bank import load_bank
-bank = load_bank(Path(sys.argv[1]))
-rubric = bank.rubric(sys.argv[2])
+rubric = load_bank(Path(sys.argv[1])).rubric(sys.argv[2])
 started = time.process_time()
 from grader.keyword_grader import compile_rubric
 imported = time.process_time()
@@ -50,74 +54,126 @@ def kit_answers() -> list[tuple[str, str]]:
     return answers
 
 
-def per_item(run: Callable[[], object], items: int, repeat: int, loops: int = 3) -> float:
-    """Median CPU microseconds per item over `repeat` timings of `loops` calls of `run`."""
+def mixed_answers(count: int) -> list[tuple[str, str]]:
+    """Answers as benchmarks/batch_keyword.py makes them, the question changing from one to the next."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import batch_keyword
+
+    rng = random.Random(5)
+    sentences = batch_keyword.kit_sentences()
+    questions = sorted(sentences)
+    pool = [s for q in questions for s in sentences[q]]
+    picked = [questions[index % len(questions)] for index in range(count)]
+    return [(q, batch_keyword.make_answer(rng, sentences[q], pool, 150)) for q in picked]
+
+
+def per_answer(run: Callable[[], object], answers: int, repeat: int) -> float:
+    """Median CPU microseconds per answer over `repeat` calls of `run` (each grading every answer once)."""
     timings = []
     for _ in range(repeat):
         started = time.process_time()
-        for _ in range(loops):
-            run()
-        timings.append((time.process_time() - started) / (loops * items) * 1e6)
+        run()
+        timings.append((time.process_time() - started) / answers * 1e6)
     return statistics.median(timings)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--profile", action="store_true", help="also print a cProfile of one pass")
-    args = parser.parse_args()
-
-    from grader import text
+def report(title: str, answers: list[tuple[str, str]], repeat: int) -> None:
     from grader.bank import load_bank
-    from grader.keyword_grader import _COMPILED, compile_rubric, grade_by_keywords
+    from grader.keyword_grader import compile_rubric, grade_by_keywords
     from grader.matching import Matcher
+    from grader.text import analyse
 
     bank = load_bank(REPO)
-    answers = kit_answers()
     rubrics = {q: bank.rubric(q) for q, _ in answers}
+    work = [(rubrics[q], compile_rubric(rubrics[q]), a) for q, a in answers]
+    for rubric, _, answer in work:  # warm: compiled rubrics, stem memos, typo memos
+        grade_by_keywords(rubric, answer)
+
+    def analysed() -> None:
+        for _, _, answer in work:
+            analyse(answer)
+
+    def matched() -> None:
+        for _, compiled, answer in work:
+            Matcher(analyse(answer), compiled.vocabulary)
+
+    def found() -> None:
+        for _, compiled, answer in work:
+            Matcher(analyse(answer), compiled.vocabulary).find_indexed(compiled.index)
+
+    def graded() -> None:
+        for rubric, _, answer in work:
+            grade_by_keywords(rubric, answer)
+
+    n = len(work)
     words = statistics.mean(len(a.split()) for _, a in answers)
-    for question_id, answer in answers:  # warm: compiled rubrics, stem caches, typo memos
-        grade_by_keywords(rubrics[question_id], answer)
-    compiled = {q: compile_rubric(r) for q, r in rubrics.items()}
-    docs = [text.analyse(a) for _, a in answers]
-    matchers = [Matcher(d, compiled[q].vocabulary) for (q, _), d in zip(answers, docs, strict=True)]
-    n = len(answers)
-    print(f"{n} kit answers, {words:.0f} words on average, {len(rubrics)} rubrics; CPU us per answer, "
-          f"median of {args.repeat}")
-    print(f"grade_by_keywords {per_item(lambda: [grade_by_keywords(rubrics[q], a) for q, a in answers], n, args.repeat):7.0f}")
-    print(f"  analyse         {per_item(lambda: [text.analyse(a) for _, a in answers], n, args.repeat):7.0f}")
-    print(f"  Matcher()       {per_item(lambda: [Matcher(d, compiled[q].vocabulary) for (q, _), d in zip(answers, docs, strict=True)], n, args.repeat):7.0f}")  # noqa: E501
-    print(f"  find_all        {per_item(lambda: [m.find_all(compiled[q].index) for (q, _), m in zip(answers, matchers, strict=True)], n, args.repeat):7.0f}")  # noqa: E501
+    stages = [per_answer(run, n, repeat) for run in (analysed, matched, found, graded)]
+    print(f"{title}: {n} answers, {words:.0f} words on average, {len(rubrics)} rubrics; CPU us per answer, "
+          f"median of {repeat}")
+    print(f"  grade_by_keywords {stages[3]:6.0f}")
+    print(f"    analyse         {stages[0]:6.0f}")
+    print(f"    + Matcher()     {stages[1] - stages[0]:6.0f}")
+    print(f"    + find_indexed  {stages[2] - stages[1]:6.0f}")
+    print(f"    + the rest      {stages[3] - stages[2]:6.0f}")
+
+
+def compile_times(repeat: int) -> None:
+    from grader import text
+    from grader.bank import load_bank
+    from grader.keyword_grader import _COMPILED, compile_rubric
+    from grader.matching import compile_phrase
+
+    bank = load_bank(REPO)
+    rubrics = [bank.rubric(q) for q in sorted(bank.questions) if bank.has_rubric(q)]
 
     def compile_all() -> None:
-        text.stem.cache_clear()
-        for cache in (getattr(text, name) for name in ("_expand",)):
-            if hasattr(cache, "cache_clear"):
-                cache.cache_clear()
-        for expansions in (getattr(text, name, None) for name in ("_EXPANSIONS",)):
-            if isinstance(expansions, dict):
-                expansions.clear()
-        for rubric in rubrics.values():
+        for rubric in rubrics:
+            text.stem.cache_clear()
+            for memo in (getattr(text, name, None) for name in ("_EXPANSIONS", "_SINGLE_STEM")):
+                if isinstance(memo, dict):
+                    memo.clear()
+            if hasattr(compile_phrase, "cache_clear"):
+                compile_phrase.cache_clear()
             _COMPILED.clear()
             compile_rubric(rubric)
 
-    warm = per_item(compile_all, len(rubrics), args.repeat, loops=1) / 1000
+    warm = per_answer(compile_all, len(rubrics), repeat) / 1000
     cold_import, cold_compile = [], []
-    for question_id in sorted(rubrics)[:: max(1, len(rubrics) // 6)]:
+    for rubric in rubrics[:: max(1, len(rubrics) // 7)]:
         done = subprocess.run(
-            [sys.executable, "-c", COLD_COMPILE, str(REPO), question_id], capture_output=True, text=True, check=True
+            [sys.executable, "-c", COLD_COMPILE, str(REPO), rubric.question_id],
+            capture_output=True, text=True, check=True,
         )
         seconds = [float(x) for x in done.stdout.split()]
         cold_import.append(seconds[0] * 1000)
         cold_compile.append(seconds[1] * 1000)
-    print(f"compile_rubric    {statistics.median(cold_compile):7.1f} ms cold in a fresh process (median of "
-          f"{len(cold_compile)} rubrics; importing grader.keyword_grader {statistics.median(cold_import):.0f} ms), "
-          f"{warm:.1f} ms in-process with text caches cleared")
+    print(f"compile_rubric {statistics.median(cold_compile):.1f} ms cold in a fresh process (median of "
+          f"{len(cold_compile)} rubrics; importing grader.keyword_grader took {statistics.median(cold_import):.0f} "
+          f"ms), {warm:.1f} ms in-process with the text memos emptied")
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--mixed", type=int, default=0, help="also grade this many batch-like answers")
+    parser.add_argument("--profile", action="store_true", help="also print a cProfile of one pass")
+    args = parser.parse_args()
+    answers = kit_answers()
+    report("kit answers", answers, args.repeat)
+    if args.mixed:
+        report("mixed answers", mixed_answers(args.mixed), args.repeat)
+    compile_times(args.repeat)
     if args.profile:
         import cProfile
         import pstats
 
+        from grader.bank import load_bank
+        from grader.keyword_grader import grade_by_keywords
+
+        bank = load_bank(REPO)
+        rubrics = {q: bank.rubric(q) for q, _ in answers}
+        for question_id, answer in answers:  # warm again: compile_times emptied the memos
+            grade_by_keywords(rubrics[question_id], answer)
         profiler = cProfile.Profile()
         profiler.enable()
         for question_id, answer in answers:

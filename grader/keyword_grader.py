@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from grader.feedback import plan_study, summarise
 from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION, detect_injection
@@ -56,16 +57,19 @@ def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
     """Grade `answer` against `rubric` by matching concept and misconception keywords."""
     compiled = compile_rubric(rubric)
     doc = analyse(answer)
-    found = Matcher(doc, compiled.vocabulary).find_all(compiled.index)
+    found = Matcher(doc, compiled.vocabulary).find_indexed(compiled.index)  # pattern -> sentence -> hit
+    list_like = [sentence.list_like for sentence in doc.sentences]
     concepts: list[ConceptResult] = []
     matched_tokens: set[int] = set()
+    distinct_hits = 0
     for concept, group in zip(rubric.concepts, compiled.concepts, strict=True):
-        hits = [hit for pattern_hits in found[group] if (hit := _best_hit(pattern_hits, doc))]
+        hits = [_best_hit(found[number], list_like) for number in range(group.start, group.stop) if number in found]
         for hit in hits:
             matched_tokens.update(range(hit.first, hit.first + hit.size))
-        concepts.append(_concept_verdict(concept, hits, doc))
-    misconceptions = _find_misconceptions(rubric, [found[group] for group in compiled.misconceptions], doc)
-    flags = _flags(answer, doc, concepts, matched_tokens)
+        distinct_hits += len(hits)
+        concepts.append(_concept_verdict(concept, hits, doc, list_like))
+    misconceptions = _find_misconceptions(rubric, compiled.misconceptions, found, doc)
+    flags = _flags(answer, doc, distinct_hits, matched_tokens)
     score = compute_score(concepts, misconceptions, flags)
     return Grade(
         question_id=rubric.question_id,
@@ -81,17 +85,21 @@ def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
     )
 
 
-def _best_hit(hits: list[Hit], doc: Document) -> Hit | None:
-    """The first hit in an explanatory sentence, else the first hit in a list-like fragment."""
-    for hit in hits:
-        if not doc.sentences[hit.sentence].list_like:
-            return hit
-    return hits[0] if hits else None
+def _best_hit(hits: dict[int, Hit], list_like: list[bool]) -> Hit:
+    """The first hit in an explanatory sentence, else the first hit in a list-like fragment (`hits`, by
+    sentence, not empty)."""
+    if len(hits) == 1:
+        return next(iter(hits.values()))
+    in_order = sorted(hits)
+    for sentence in in_order:
+        if not list_like[sentence]:
+            return hits[sentence]
+    return hits[in_order[0]]
 
 
-def _concept_verdict(concept: Concept, hits: list[Hit], doc: Document) -> ConceptResult:
+def _concept_verdict(concept: Concept, hits: list[Hit], doc: Document, list_like: list[bool]) -> ConceptResult:
     needed = min(concept.min_hits, len(concept.keywords))
-    prose = [h for h in hits if not doc.sentences[h.sentence].list_like]
+    prose = [h for h in hits if not list_like[h.sentence]]
     status: Status
     if len(prose) >= needed:
         status = "covered"
@@ -102,10 +110,13 @@ def _concept_verdict(concept: Concept, hits: list[Hit], doc: Document) -> Concep
     evidence = None
     if hits:
         pool = prose or hits
-        counts: dict[int, int] = {}
-        for hit in pool:
-            counts[hit.sentence] = counts.get(hit.sentence, 0) + 1
-        best = max(pool, key=lambda h: (counts[h.sentence], -h.sentence))
+        if len(pool) == 1:
+            best = pool[0]
+        else:
+            counts: dict[int, int] = {}
+            for hit in pool:
+                counts[hit.sentence] = counts.get(hit.sentence, 0) + 1
+            best = max(pool, key=lambda h: (counts[h.sentence], -h.sentence))
         evidence = doc.sentence_text(best.sentence, tokens=(best.first, best.last))
     return ConceptResult(
         id=concept.id,
@@ -117,12 +128,17 @@ def _concept_verdict(concept: Concept, hits: list[Hit], doc: Document) -> Concep
     )
 
 
-def _find_misconceptions(rubric: Rubric, found: list[list[list[Hit]]], doc: Document) -> list[MisconceptionResult]:
+def _find_misconceptions(
+    rubric: Rubric, groups: tuple[slice, ...], found: dict[int, dict[int, Hit]], doc: Document
+) -> list[MisconceptionResult]:
     """Each misconception stated (and not negated), with the sentence that states it."""
     result: list[MisconceptionResult] = []
-    for misconception, group in zip(rubric.misconceptions, found, strict=True):
-        for pattern_hits in group:
-            hit = next((h for h in pattern_hits if not _negated(h, doc)), None)
+    for misconception, group in zip(rubric.misconceptions, groups, strict=True):
+        for number in range(group.start, group.stop):
+            pattern_hits = found.get(number)
+            if not pattern_hits:
+                continue
+            hit = next((pattern_hits[s] for s in sorted(pattern_hits) if not _negated(pattern_hits[s], doc)), None)
             if hit is not None:
                 result.append(
                     MisconceptionResult(
@@ -141,19 +157,24 @@ def _negated(hit: Hit, doc: Document) -> bool:
     """Negated or disowned: a negation shortly before or inside the match (not part of the keyword itself),
     or a sentence that calls the claim a myth, wrong, incorrect, a mistake."""
     sentence = doc.sentences[hit.sentence]
-    own = set(phrase_words(hit.label))
+    own = _label_words(hit.label)
     start = max(sentence.first_token, hit.first - NEGATION_WINDOW)
     if any(doc.words[i] in NEGATIONS and doc.words[i] not in own for i in range(start, hit.last + 1)):
         return True
     return DISCLAIMER.search(doc.text, sentence.start, sentence.end) is not None
 
 
-def _flags(answer: str, doc: Document, concepts: list[ConceptResult], matched: set[int]) -> list[str]:
+@lru_cache(maxsize=4096)
+def _label_words(label: str) -> frozenset[str]:
+    return frozenset(phrase_words(label))
+
+
+def _flags(answer: str, doc: Document, distinct_hits: int, matched: set[int]) -> list[str]:
+    """`distinct_hits`: how many keywords the concepts matched, all told."""
     flags: list[str] = []
     words = doc.word_count
     if words:
-        listed = sum(s.last_token - s.first_token for s in doc.sentences if s.list_like)
-        distinct_hits = sum(len(c.matched) for c in concepts)
+        listed = sum([s.last_token - s.first_token for s in doc.sentences if s.list_like])
         if (listed / words >= STUFFED_LIST_SHARE and distinct_hits >= 3) or (
             words >= 6 and len(matched) / words >= STUFFED_DENSITY
         ):

@@ -12,8 +12,10 @@ _STEMMER = Stemmer.Stemmer("english")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?|%")
 # A sentence ends at . ! ? followed by white space, at a blank line, or at a line break before a list item or
 # heading. A single line break inside a paragraph (hard-wrapped text) does not end a sentence.
-_SENTENCE_END = re.compile(r"(?<=[.!?:])[ \t]*\n+|(?<=[.!?])\s+|\n\s*\n\s*|\n(?=\s*(?:[-*+>•]|\d+[.)]|#+)\s)")
+# Every alternative starts at white space: the leading look-ahead lets the scan skip other characters quickly.
+_SENTENCE_END = re.compile(r"(?=\s)(?:(?<=[.!?:])[ \t]*\n+|(?<=[.!?])\s+|\n\s*\n\s*|\n(?=\s*(?:[-*+>•]|\d+[.)]|#+)\s))")
 _ITEM_SEP = re.compile(r"[,;|]|\s/\s|\s-\s")
+_ITEM_CHARS = (",", ";", "|", "/", "-")
 _BULLET = re.compile(r"^\s*(?:[-*+>•]|\d+[.)]|#+)\s*")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
@@ -95,9 +97,18 @@ _BRITISH = (
 _BRITISH_WORDS = {"defence": "defense", "licence": "license", "offence": "offense", "grey": "gray"}
 
 
+# Every ending one of _BRITISH's patterns can match: a word with none of them is left alone without a regex.
+_BRITISH_ENDINGS = tuple(
+    {f"is{end}" for end in ("e", "es", "ed", "ing", "ation", "ations", "er", "ers")}
+    | {f"ys{end}" for end in ("e", "es", "ed", "ing", "er", "ers")}
+    | {f"our{end}" for end in ("", "s", "ed", "ing", "able", "ite", "ites")}
+    | {"tre", "tres", "ogue", "ogues"}
+)
+
+
 def _americanise(word: str) -> str:
     word = _BRITISH_WORDS.get(word, word)
-    if len(word) >= 6:
+    if len(word) >= 6 and word.endswith(_BRITISH_ENDINGS):
         for pattern, replacement in _BRITISH:
             word = pattern.sub(replacement, word)
     return word
@@ -119,12 +130,26 @@ def stem(word: str) -> str:
     return stemmed
 
 
-@lru_cache(maxsize=1 << 14)
+# Memos of the hot path, plain dicts (cheaper to consult than an lru_cache), emptied when they grow too big:
+# word -> its stems (abbreviations expand to several), and word -> its one stem for the common words.
+_EXPANSIONS: dict[str, tuple[str, ...]] = {}
+_SINGLE_STEM: dict[str, str] = {}
+_MEMO_LIMIT = 1 << 16
+
+
 def _expand(word: str) -> tuple[str, ...]:
+    found = _EXPANSIONS.get(word)
+    if found is not None:
+        return found
     expansion = ABBREVIATIONS.get(word)
-    if expansion is None:
-        return (stem(word),)
-    return tuple(stem(part) for part in expansion.split())
+    found = (stem(word),) if expansion is None else tuple(stem(part) for part in expansion.split())
+    if len(_EXPANSIONS) >= _MEMO_LIMIT:
+        _EXPANSIONS.clear()
+        _SINGLE_STEM.clear()
+    _EXPANSIONS[word] = found
+    if len(found) == 1:
+        _SINGLE_STEM[word] = found[0]
+    return found
 
 
 def phrase_stems(phrase: str) -> tuple[str, ...]:
@@ -146,16 +171,30 @@ def phrase_links(phrase: str) -> list[bool]:
     Words joined by a hyphen or slash (`on-call`, `blue/green`) and the parts of an expanded abbreviation are
     tied: nothing may come between them. Words separated by spaces are loose.
     """
+    return read_phrase(phrase)[2]
+
+
+def read_phrase(phrase: str) -> tuple[tuple[str, ...], list[str], list[bool], list[tuple[str, ...]]]:
+    """`phrase_stems`, `phrase_words`, `phrase_links` of a phrase, and the stems of each of its words, in one pass
+    (compiling a rubric uses them all)."""
+    stems: list[str] = []
+    words: list[str] = []
     links: list[bool] = []
+    word_stems: list[tuple[str, ...]] = []
     previous_end: int | None = None
     for match in _WORD.finditer(phrase.translate(_QUOTES).lower()):
-        parts = _expand(match.group())
+        word = match.group()
+        parts = _expand(word)
         if previous_end is not None:
             separator = phrase[previous_end : match.start()]
             links.append(not separator or bool(separator.strip()))
-        links.extend([True] * (len(parts) - 1))
+        if len(parts) > 1:
+            links.extend([True] * (len(parts) - 1))
         previous_end = match.end()
-    return links
+        stems += parts
+        words.append(word)
+        word_stems.append(parts)
+    return tuple(stems), words, links, word_stems
 
 
 def joined_stem(phrase: str) -> str | None:
@@ -211,12 +250,28 @@ class Document:
         if bullet and bullet.end() < end:
             start = bullet.end()
         if end - start > limit and tokens is not None:
-            middle = (self.spans[tokens[0]][0] + self.spans[tokens[1]][1]) // 2
+            first, last = self._window(tokens, sentence)
+            middle = (first + last) // 2
             start = max(start, middle - limit // 2)
             end = min(end, start + limit)
             start = self._word_boundary(start, forward=True)
             end = self._word_boundary(end, forward=False)
         return self.text[start:end].strip()
+
+    def _window(self, tokens: tuple[int, int], sentence: Sentence) -> tuple[int, int]:
+        """(`spans[tokens[0]]` start, `spans[tokens[1]]` end); for tokens of `sentence`, found in that sentence
+        alone (lower-casing keeps every character a word character or not, so it holds the same tokens)."""
+        first_token, last_token = tokens
+        if self._spans is not None or not sentence.first_token <= first_token <= last_token < sentence.last_token:
+            return self.spans[first_token][0], self.spans[last_token][1]
+        offset, index, first = sentence.start, sentence.first_token, -1
+        for match in _WORD.finditer(self.text[offset : sentence.end].translate(_QUOTES)):
+            index += len(_expand(match.group().lower()))
+            if first < 0 and index > first_token:
+                first = match.start() + offset
+            if index > last_token:
+                return first, match.end() + offset
+        return self.spans[first_token][0], self.spans[last_token][1]
 
     def _word_boundary(self, offset: int, forward: bool) -> int:
         text = self.text
@@ -229,39 +284,60 @@ class Document:
         return offset
 
 
-def _is_list_like(words: list[str], segment: str) -> bool:
-    """A bare list of terms: very short, several short comma-separated items, or no function words."""
+def _is_list_like(words: list[str], text: str, start: int, end: int) -> bool:
+    """A bare list of terms (`text[start:end]`, its `words`): very short, several short comma-separated items,
+    or no function words."""
     count = len(words)
     if count <= 2:
         return True
-    items = [item for item in _ITEM_SEP.split(segment) if item.strip()]
-    if len(items) >= 3 and count / len(items) < 3:
-        return True
-    function = sum(1 for word in words if word in FUNCTION_WORDS)
-    return count >= 5 and function == 0
+    # Each separator holds one of these characters: with too few of them, there are too few items.
+    separators = sum([text.count(char, start, end) for char in _ITEM_CHARS])
+    if separators >= 2 and 3 * (separators + 1) > count:
+        items = [item for item in _ITEM_SEP.split(text[start:end]) if item.strip()]
+        if len(items) >= 3 and count / len(items) < 3:
+            return True
+    return count >= 5 and FUNCTION_WORDS.isdisjoint(words)
 
 
 def analyse(text: str) -> Document:
     """Tokenise, stem and split `text` into sentences (offsets into the original string are kept)."""
-    doc = Document(text=text)
     lowered = _lower_in_place(text.translate(_QUOTES))
-    stems, words, sentence_of, positions = doc.stems, doc.words, doc.sentence_of, doc.positions
+    stems: list[str] = []
+    words: list[str] = []
+    sentence_of: list[int] = []
+    sentences: list[Sentence] = []
+    single_stem = _SINGLE_STEM.__getitem__
+    find_words = _WORD.findall
     for seg_start, seg_end in _split_sentences(lowered):
-        seg_words = _WORD.findall(lowered, seg_start, seg_end)
+        seg_words = find_words(lowered, seg_start, seg_end)
         if not seg_words:
             continue
         first = len(stems)
-        sentence = len(doc.sentences)
-        for word in seg_words:
-            for part in _expand(word):
-                positions.setdefault(part, []).append(len(stems))
-                stems.append(part)
-                words.append(word)
-        sentence_of.extend([sentence] * (len(stems) - first))
-        doc.sentences.append(
-            Sentence(seg_start, seg_end, first, len(stems), _is_list_like(seg_words, lowered[seg_start:seg_end]))
+        try:  # the common case: every word already seen, each with one stem
+            stems += map(single_stem, seg_words)
+            words += seg_words
+        except KeyError:  # a new word, or an abbreviation of several words
+            del stems[first:]
+            for word in seg_words:
+                parts = _expand(word)
+                stems += parts
+                if len(parts) == 1:
+                    words.append(word)
+                else:
+                    words += [word] * len(parts)
+        sentence_of += [len(sentences)] * (len(stems) - first)
+        sentences.append(
+            Sentence(seg_start, seg_end, first, len(stems), _is_list_like(seg_words, lowered, seg_start, seg_end))
         )
-    return doc
+    positions: dict[str, list[int]] = {}
+    known = positions.get
+    for index, word_stem in enumerate(stems):
+        found = known(word_stem)
+        if found is None:
+            positions[word_stem] = [index]
+        else:
+            found.append(index)
+    return Document(text, stems, words, sentence_of, sentences, positions)
 
 
 def _lower_in_place(text: str) -> str:

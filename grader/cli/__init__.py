@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# The CLI runs no third-party pydantic plugins: looking them up scans every installed distribution's metadata
+# (~10 ms with the LLM extras installed) on every start. Set PYDANTIC_DISABLE_PLUGINS yourself to override.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 from pathlib import Path
 from typing import Annotated
 
