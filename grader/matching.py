@@ -217,8 +217,8 @@ class Vocabulary:
     def correct(self, word: str, stem: str) -> str | None:
         """The stem of the rubric word that `word` is a typo of, if any.
 
-        One edit (a transposition counts as one) in words of 7+ letters, two in words of 11+; the first letter
-        must agree. Shorter words are never corrected: too many real words are one letter apart.
+        One edit (a transposition counts as one) in words of 7+ letters, two in words of 11+ when the lengths
+        differ by at most one; the first letter must agree. Shorter words are never corrected: too many real words are one letter apart.
         """
         if stem in self.stems or len(word) < MIN_TYPO_LENGTH or not word.isalpha():
             return None
@@ -230,7 +230,8 @@ class Vocabulary:
         # and the shortlist keeps the order of the choices.
         shortlist = self._by_length.get(len(word))
         if shortlist is None:
-            shortlist = [choice for choice in self._choices if abs(len(choice) - len(word)) <= cutoff]
+            # two edits only between words of about the same length ("integration" is no typo of "iteration")
+            shortlist = [choice for choice in self._choices if abs(len(choice) - len(word)) <= 1]
             self._by_length[len(word)] = shortlist
         found = process.extractOne(word, shortlist, scorer=OSA.distance, score_cutoff=cutoff)
         result = self.words[found[0]] if found and found[0][0] == word[0] else None
