@@ -217,8 +217,9 @@ class Vocabulary:
     def correct(self, word: str, stem: str) -> str | None:
         """The stem of the rubric word that `word` is a typo of, if any.
 
-        One edit (a transposition counts as one) in words of 7+ letters, two in words of 11+ when the lengths
-        differ by at most one; the first letter must agree. Shorter words are never corrected: too many real words are one letter apart.
+        One edit (a transposition counts as one) in words of 7+ letters, two in words of 11+ when the
+        lengths differ by at most one; the first letter must agree. Shorter words are never corrected: too
+        many real words are one letter apart.
         """
         if stem in self.stems or len(word) < MIN_TYPO_LENGTH or not word.isalpha():
             return None

@@ -13,7 +13,11 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?|%")
 # A sentence ends at . ! ? followed by white space, at a blank line, or at a line break before a list item or
 # heading. A single line break inside a paragraph (hard-wrapped text) does not end a sentence.
 # Every alternative starts at white space: the leading look-ahead lets the scan skip other characters quickly.
-_SENTENCE_END = re.compile(r"(?=\s)(?:(?<=[.!?:])[ \t]*\n+|(?<=[.!?])(?<!e\.g\.)(?<!i\.e\.)(?<!\bvs\.)(?<!\bcf\.)\s+|\n\s*\n\s*|\n(?=\s*(?:[-*+>•]|\d+[.)]|#+)\s))")
+_SENTENCE_END = re.compile(
+    r"(?=\s)(?:(?<=[.!?:])[ \t]*\n+"
+    r"|(?<=[.!?])(?<!e\.g\.)(?<!i\.e\.)(?<!\bvs\.)(?<!\bcf\.)\s+"  # "e.g." and friends do not end a sentence
+    r"|\n\s*\n\s*|\n(?=\s*(?:[-*+>•]|\d+[.)]|#+)\s))"
+)
 _ITEM_SEP = re.compile(r"[,;|]|\s/\s|\s-\s")
 _ITEM_CHARS = (",", ";", "|", "/", "-")
 _BULLET = re.compile(r"^\s*(?:[-*+>•]|\d+[.)]|#+)\s*")

@@ -43,7 +43,7 @@ def matches(keyword: str, answer: str, synonyms: tuple[str, ...] = ()) -> bool:
         pytest.param("CVE", "patch critical CVEs first", id="acronym-plural-2"),
         pytest.param("it's", "it\u2019s fine", id="curly-apostrophe"),
         pytest.param("load balancer", "we put it behind the load\nbalancer", id="hard-wrapped-line"),
-        pytest.param("sli ... successful requests", "an SLI, e.g. successful requests", id="e-g-does-not-end-a-sentence"),
+        pytest.param("sli ... successful requests", "an SLI, e.g. successful requests", id="e-g-not-a-sentence-end"),
         pytest.param("deployments", "we automated deploymnets", id="typo-transposition"),
         pytest.param("team", "the team's runbook", id="possessive"),
     ],
