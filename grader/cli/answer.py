@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from grader.cli.common import err, friendly, out, state, write_json
+from grader.cli.options import (
+    ApiBaseOption,
+    CacheOption,
+    ConfigOption,
+    FallbackOption,
+    ModelOption,
+    ModeOption,
+    SamplesOption,
+    TemperatureOption,
+    TimeoutOption,
+)
 from grader.errors import AnswerError
 from grader.intake import check_answer_text, read_answer_file, read_answer_stream
 
-LLM_PANEL = "LLM grading"
 EDITOR_TEMPLATE = "\n\n# Write your answer above. Lines starting with '#' are ignored.\n# Question: {text}\n"
-
-
-class ModeChoice(StrEnum):
-    auto = "auto"
-    keyword = "keyword"
-    llm = "llm"
-    hybrid = "hybrid"
 
 
 @friendly
@@ -35,74 +37,15 @@ def answer(
     json_output: Annotated[bool, typer.Option("--json", help="Print the grade as JSON and nothing else.")] = False,
     show_model_answer: Annotated[bool, typer.Option("--show-model-answer", help="Show the model answer.")] = False,
     no_save: Annotated[bool, typer.Option("--no-save", help="Do not save this attempt in the history.")] = False,
-    mode: Annotated[
-        ModeChoice | None,
-        typer.Option(
-            case_sensitive=False,
-            help="auto (the LLM when a model is configured, else keywords), keyword, llm or hybrid (default: auto).",
-            show_default=False,
-            rich_help_panel=LLM_PANEL,
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            envvar="GRADER_MODEL",
-            help="litellm model string: gpt-4o-mini, anthropic/..., ollama/..., openai/<name> with --api-base.",
-            rich_help_panel=LLM_PANEL,
-        ),
-    ] = None,
-    api_base: Annotated[
-        str | None,
-        typer.Option(envvar="GRADER_API_BASE", help="OpenAI-compatible base URL.", rich_help_panel=LLM_PANEL),
-    ] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option(help="Seconds per LLM request (default: 60).", show_default=False, rich_help_panel=LLM_PANEL),
-    ] = None,
-    samples: Annotated[
-        int | None,
-        typer.Option(
-            help="Grade N times and take the majority per concept (default: 1).",
-            show_default=False,
-            rich_help_panel=LLM_PANEL,
-        ),
-    ] = None,
-    temperature: Annotated[
-        float | None,
-        typer.Option(
-            help="Sampling temperature (default: 0; 0.7 with --samples > 1).",
-            show_default=False,
-            rich_help_panel=LLM_PANEL,
-        ),
-    ] = None,
-    cache: Annotated[
-        bool | None,
-        typer.Option(
-            "--cache/--no-cache",
-            help="Reuse an earlier grade of the same answer (default: cache).",
-            show_default=False,
-            rich_help_panel=LLM_PANEL,
-        ),
-    ] = None,
-    fallback: Annotated[
-        bool | None,
-        typer.Option(
-            "--fallback/--no-fallback",
-            help="Grade by keywords when the model fails; --no-fallback exits 6 instead (default: fallback).",
-            show_default=False,
-            rich_help_panel=LLM_PANEL,
-        ),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="GRADER_CONFIG",
-            help="TOML config file (default: $GRADER_HOME/config.toml).",
-            show_default=False,
-            rich_help_panel=LLM_PANEL,
-        ),
-    ] = None,
+    mode: ModeOption = None,
+    model: ModelOption = None,
+    api_base: ApiBaseOption = None,
+    timeout: TimeoutOption = None,
+    samples: SamplesOption = None,
+    temperature: TemperatureOption = None,
+    cache: CacheOption = None,
+    fallback: FallbackOption = None,
+    config: ConfigOption = None,
     calibration: Annotated[
         Path | None,
         typer.Option(

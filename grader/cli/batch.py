@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from grader.cli.answer import ModeChoice
 from grader.cli.common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -22,6 +21,17 @@ from grader.cli.common import (
     state,
     write_json,
 )
+from grader.cli.options import (
+    LLM_PANEL,
+    ApiBaseOption,
+    CacheOption,
+    ConfigOption,
+    FallbackOption,
+    ModelOption,
+    ModeOption,
+    SamplesOption,
+    TimeoutOption,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -32,7 +42,7 @@ if TYPE_CHECKING:
     from grader.batch import Outcome
     from grader.coverage import CandidateSummary, QuestionSummary
 
-LLM_PANEL = "LLM grading"
+
 OUTPUT_PANEL = "Output"
 EXIT_FOR_STATUS = {"ok": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_FAILURE, "empty": EXIT_FAILURE}
 
@@ -79,59 +89,14 @@ def batch(
         int,
         typer.Option(min=1, max=256, help="Answers graded at once on the LLM path.", rich_help_panel=LLM_PANEL),
     ] = 4,
-    mode: Annotated[
-        ModeChoice | None,
-        typer.Option(
-            case_sensitive=False,
-            help="auto (the LLM when a model is configured, else keywords), keyword, llm or hybrid (default: auto).",
-            show_default=False,
-            rich_help_panel=LLM_PANEL,
-        ),
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option(envvar="GRADER_MODEL", help="litellm model string.", rich_help_panel=LLM_PANEL)
-    ] = None,
-    api_base: Annotated[
-        str | None,
-        typer.Option(envvar="GRADER_API_BASE", help="OpenAI-compatible base URL.", rich_help_panel=LLM_PANEL),
-    ] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option(help="Seconds per LLM request (default: 60).", show_default=False, rich_help_panel=LLM_PANEL),
-    ] = None,
-    samples: Annotated[
-        int | None,
-        typer.Option(
-            help="Grade N times, majority per concept (default: 1).", show_default=False, rich_help_panel=LLM_PANEL
-        ),
-    ] = None,
-    cache: Annotated[
-        bool | None,
-        typer.Option(
-            "--cache/--no-cache",
-            help="Reuse earlier LLM grades of the same answer (default: cache).",
-            show_default=False,
-            rich_help_panel=LLM_PANEL,
-        ),
-    ] = None,
-    fallback: Annotated[
-        bool | None,
-        typer.Option(
-            "--fallback/--no-fallback",
-            help="Grade by keywords when the model fails; --no-fallback makes it an error line instead.",
-            show_default=False,
-            rich_help_panel=LLM_PANEL,
-        ),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(
-            envvar="GRADER_CONFIG",
-            help="TOML config file (default: $GRADER_HOME/config.toml).",
-            show_default=False,
-            rich_help_panel=LLM_PANEL,
-        ),
-    ] = None,
+    mode: ModeOption = None,
+    model: ModelOption = None,
+    api_base: ApiBaseOption = None,
+    timeout: TimeoutOption = None,
+    samples: SamplesOption = None,
+    cache: CacheOption = None,
+    fallback: FallbackOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Grade every answer in INPUTS into a results file; run it again to resume where it stopped."""
     from grader.batch import run_batch

@@ -7,15 +7,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from grader.cli.answer import ModeChoice
 from grader.cli.common import EXIT_USAGE, err, fail, friendly, out, state, write_json
+from grader.cli.options import (
+    ApiBaseOption,
+    ConfigOption,
+    ModelOption,
+    ModeOption,
+    TimeoutOption,
+)
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from grader.calibration import Agreement, CalibrationReport
 
-LLM_PANEL = "LLM grading"
+
 
 
 @friendly
@@ -45,27 +51,11 @@ def calibrate(
         typer.Option("--peers/--no-peers",
                      help="Let reference questions learn from the other answers to them in the file (keyword path)."),
     ] = True,
-    mode: Annotated[
-        ModeChoice | None,
-        typer.Option(case_sensitive=False, help="auto, keyword, llm or hybrid (default: auto).", show_default=False,
-                     rich_help_panel=LLM_PANEL),
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option(envvar="GRADER_MODEL", help="litellm model string.", rich_help_panel=LLM_PANEL)
-    ] = None,
-    api_base: Annotated[
-        str | None,
-        typer.Option(envvar="GRADER_API_BASE", help="OpenAI-compatible base URL.", rich_help_panel=LLM_PANEL),
-    ] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option(help="Seconds per LLM request (default: 60).", show_default=False, rich_help_panel=LLM_PANEL),
-    ] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(envvar="GRADER_CONFIG", help="TOML config file (default: $GRADER_HOME/config.toml).",
-                     show_default=False, rich_help_panel=LLM_PANEL),
-    ] = None,
+    mode: ModeOption = None,
+    model: ModelOption = None,
+    api_base: ApiBaseOption = None,
+    timeout: TimeoutOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Grade every labelled answer and report pearson, spearman, qwk, mae and rmse against the human scores."""
     from grader.calibration import calibrate as run_calibration

@@ -10,8 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from grader.cli.answer import LLM_PANEL, ModeChoice
 from grader.cli.common import EXIT_ANSWER, EXIT_OK, EXIT_USAGE, err, fail, friendly, out, state
+from grader.cli.options import (
+    ApiBaseOption,
+    ConfigOption,
+    ModelOption,
+    ModeOption,
+    TimeoutOption,
+)
 
 if TYPE_CHECKING:
     from grader.cli.answer_box import AnswerSource, Typed
@@ -37,17 +43,11 @@ def practice(
     no_save: Annotated[
         bool, typer.Option("--no-save", help="Leave the history alone: picks use this session's answers only.")
     ] = False,
-    mode: Annotated[
-        ModeChoice, typer.Option(case_sensitive=False, help="auto, keyword, llm or hybrid.", rich_help_panel=LLM_PANEL)
-    ] = ModeChoice.auto,
-    model: Annotated[
-        str | None, typer.Option(envvar="GRADER_MODEL", help="litellm model string.", rich_help_panel=LLM_PANEL)
-    ] = None,
-    api_base: Annotated[
-        str | None,
-        typer.Option(envvar="GRADER_API_BASE", help="OpenAI-compatible base URL.", rich_help_panel=LLM_PANEL),
-    ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds per LLM request.", rich_help_panel=LLM_PANEL)] = 60.0,
+    mode: ModeOption = None,
+    model: ModelOption = None,
+    api_base: ApiBaseOption = None,
+    timeout: TimeoutOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Practise: the next question is one you never answered, then the one whose concepts are weakest.
 
@@ -56,8 +56,8 @@ def practice(
     On a terminal, submit an answer with Ctrl-D (or Esc then Enter). From a pipe, an answer ends at a line '.'.
     """
     from grader.cli.answer_box import StreamSource, TerminalSource
-    from grader.pipeline import GradeOptions
     from grader.practice import practice_pool
+    from grader.settings import resolve_options
 
     bank = state(ctx).bank()
     if category is not None and category not in bank.titles:
@@ -72,7 +72,9 @@ def practice(
         questions=questions,
         rubrics=rubrics,
         source=source,
-        options=GradeOptions(mode=mode.value, model=model, api_base=api_base, timeout=timeout),  # type: ignore[arg-type]
+        options=resolve_options(
+            mode=mode.value if mode else None, model=model, api_base=api_base, timeout=timeout, config=config
+        ),
         limit_seconds=time_limit * 60 if time_limit else None,
         limit_minutes=time_limit,
         save=not no_save,
