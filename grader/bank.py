@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 from rapidfuzz import fuzz
 
+from grader import disk_cache
 from grader.errors import BankError, UnknownQuestionError
 from grader.models import Question, QuestionFile, Rubric
 
@@ -20,7 +20,6 @@ RUBRICS_DIR = "rubrics"
 BANK_ENV = "GRADER_BANK"
 _PACKAGED = Path(__file__).resolve().parent / "_bank"
 _SOURCE_TREE = Path(__file__).resolve().parent.parent
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 Model = TypeVar("Model", bound=BaseModel)
 
 
@@ -42,8 +41,10 @@ def read_yaml(path: Path) -> Any:
         raise BankError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BankError(f"{path}: cannot read: {exc}") from None
+    import yaml  # here, not at the top: start-up usually finds the bank in the disk cache
+
     try:
-        return yaml.load(text, Loader=_Loader)
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -90,9 +91,13 @@ class Bank:
         """The rubric of a question; a BankError naming file and field when it is missing or invalid."""
         if question_id not in self._rubrics:
             path = self.rubric_path(question_id)
-            rubric = parse_model(Rubric, path, read_yaml(path))
-            if rubric.question_id != question_id:
-                raise BankError(f"{path}: question_id: '{rubric.question_id}' does not match the file name")
+            key = disk_cache.files_key("rubric", [path])
+            rubric = disk_cache.load(key)
+            if not isinstance(rubric, Rubric):
+                rubric = parse_model(Rubric, path, read_yaml(path))
+                if rubric.question_id != question_id:
+                    raise BankError(f"{path}: question_id: '{rubric.question_id}' does not match the file name")
+                disk_cache.store(key, rubric)
             self._rubrics[question_id] = rubric
         return self._rubrics[question_id]
 
@@ -110,7 +115,13 @@ def question_files(root: Path) -> list[Path]:
 def load_bank(root: Path | None = None) -> Bank:
     """Read every question of the bank at `root` (default: `default_bank_dir()`)."""
     bank = Bank(root=root if root is not None else default_bank_dir())
-    for path in question_files(bank.root):
+    files = question_files(bank.root)
+    key = disk_cache.files_key("questions", files)
+    cached = disk_cache.load(key)
+    if isinstance(cached, tuple) and len(cached) == 2:
+        bank.questions, bank.titles = cached
+        return bank
+    for path in files:
         entry = parse_model(QuestionFile, path, read_yaml(path))
         bank.titles[entry.category] = entry.title
         for item in entry.questions:
@@ -119,6 +130,7 @@ def load_bank(root: Path | None = None) -> Bank:
             bank.questions[item.id] = Question(
                 id=item.id, category=entry.category, text=item.text, reference=item.reference
             )
+    disk_cache.store(key, (bank.questions, bank.titles))
     return bank
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from grader import disk_cache
 from grader.feedback import plan_study, summarise
 from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION, detect_injection
 from grader.matching import Hit, Matcher, PatternIndex, Vocabulary, compile_pattern, index_patterns, pattern_vocabulary
@@ -36,6 +37,10 @@ def compile_rubric(rubric: Rubric) -> CompiledRubric:
     cached = _COMPILED.get(id(rubric))
     if cached is not None and cached.rubric is rubric:
         return cached
+    key = disk_cache.content_key("compiled", rubric.model_dump_json())
+    stored = disk_cache.load(key)
+    if isinstance(stored, CompiledRubric) and stored.rubric == rubric:
+        return _remember(replace(stored, rubric=rubric))
     groups = [[compile_pattern(k, c.synonyms.get(k, ())) for k in c.keywords] for c in rubric.concepts]
     groups += [[compile_pattern(k) for k in m.keywords] for m in rubric.misconceptions]
     every = [pattern for group in groups for pattern in group]
@@ -47,9 +52,14 @@ def compile_rubric(rubric: Rubric) -> CompiledRubric:
     compiled = CompiledRubric(
         rubric, index_patterns(every), tuple(slices[:split]), tuple(slices[split:]), pattern_vocabulary(every)
     )
+    disk_cache.store(key, compiled)
+    return _remember(compiled)
+
+
+def _remember(compiled: CompiledRubric) -> CompiledRubric:
     if len(_COMPILED) > 256:
         _COMPILED.clear()
-    _COMPILED[id(rubric)] = compiled
+    _COMPILED[id(compiled.rubric)] = compiled
     return compiled
 
 

@@ -144,3 +144,31 @@ def test_bank_option_and_env(runner: CliRunner, tmp_path: Path) -> None:
 def test_version(runner: CliRunner) -> None:
     result = run(runner, "--version")
     assert result.exit_code == 0 and result.stdout.startswith("grade ")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        pytest.param(["answer", "-q", "cicd-3"], "answer", id="command"),
+        pytest.param(["--bank", "answer", "questions", "list"], "questions", id="bank-value-is-not-a-command"),
+        pytest.param(["--version"], None, id="no-command"),
+        pytest.param(["--help"], None, id="help"),
+        pytest.param(["nonsense"], None, id="unknown-falls-back-to-full-app"),
+    ],
+)
+def test_invoked_command(argv: list[str], expected: str | None) -> None:
+    from grader.cli import invoked_command
+
+    assert invoked_command(argv) == expected
+
+
+def test_main_builds_only_the_invoked_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import grader.cli as cli
+
+    monkeypatch.setattr("sys.argv", ["grade", "questions", "list", "--category", "cicd", "--json"])
+    with pytest.raises(SystemExit) as info:
+        cli.main()
+    assert info.value.code == 0
+    assert [q["id"] for q in json.loads(capsys.readouterr().out)] == [f"cicd-{i}" for i in range(1, 6)]

@@ -3,33 +3,38 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 # The CLI runs no third-party pydantic plugins: looking them up scans every installed distribution's metadata
 # (~10 ms with the LLM extras installed) on every start. Set PYDANTIC_DISABLE_PLUGINS yourself to override.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
+import importlib
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from grader import __version__
-from grader.cli import answer, questions, rubrics
-from grader.cli import batch as batch_cli
-from grader.cli import calibrate as calibrate_cli
-from grader.cli import history as history_cli
-from grader.cli import practice as practice_cli
 from grader.cli.common import state
 from grader.paths import set_default_home
 
-app = typer.Typer(
-    name="grade",
-    help="Grade written answers to DevOps/SRE interview questions, concept by concept.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-)
+HELP = "Grade written answers to DevOps/SRE interview questions, concept by concept."
+
+# Every command: its name, the module that defines it, and the attribute mounted (a Typer group or a function).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "answer": ("answer", "answer"),
+    "questions": ("questions", "app"),
+    "rubrics": ("rubrics", "app"),
+    "batch": ("batch", "batch"),
+    "calibrate": ("calibrate", "calibrate"),
+    "coverage": ("batch", "coverage"),
+    "practice": ("practice", "practice"),
+    "history": ("history", "app"),
+    "progress": ("history", "progress"),
+    "export": ("history", "export"),
+}
 
 
 def _version(value: bool) -> None:
@@ -38,7 +43,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def main_options(
     ctx: typer.Context,
     bank: Annotated[
@@ -56,17 +60,48 @@ def main_options(
     state(ctx).bank_dir = bank
 
 
-app.command("answer")(answer.answer)
-app.add_typer(questions.app, name="questions")
-app.add_typer(rubrics.app, name="rubrics")
-app.command("batch")(batch_cli.batch)
-app.command("calibrate")(calibrate_cli.calibrate)
-app.command("coverage")(batch_cli.coverage)
-app.command("practice")(practice_cli.practice)
-app.add_typer(history_cli.app, name="history")
-app.command("progress")(history_cli.progress)
-app.command("export")(history_cli.export)
+def build_app(names: Iterable[str] = COMMANDS) -> typer.Typer:
+    """The `grade` app with these commands mounted (all of them by default)."""
+    application = typer.Typer(
+        name="grade",
+        help=HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+    )
+    application.callback()(main_options)
+    for name in names:
+        module_name, attribute = COMMANDS[name]
+        target = getattr(importlib.import_module(f"grader.cli.{module_name}"), attribute)
+        if isinstance(target, typer.Typer):
+            application.add_typer(target, name=name)
+        else:
+            application.command(name)(target)
+    return application
+
+
+def invoked_command(argv: list[str]) -> str | None:
+    """The command named on the command line (after the global options), if it is one of ours."""
+    arguments = iter(argv)
+    for argument in arguments:
+        if argument == "--bank":
+            next(arguments, None)
+        elif not argument.startswith("-"):
+            return argument if argument in COMMANDS else None
+    return None
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`grader.cli.app`, the full app, built on first use (tests and tools import it)."""
+    if name == "app":
+        application = globals()["app"] = build_app()
+        return application
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
-    app()
+    """Run `grade`. Only the invoked command is imported and built (typer builds every command's options up
+    front, about 15 ms for all of them, and their modules cost more): `--help` alone builds them all."""
+    name = invoked_command(sys.argv[1:])
+    build_app([name] if name else COMMANDS)()
