@@ -93,7 +93,7 @@ def _concept_table(grade: Grade) -> Table:
     table.add_column("evidence (your words)")
     for c in grade.concepts:
         style = STATUS_STYLE[c.status]
-        evidence = Text(f'"{c.evidence}"', style="italic") if c.evidence else Text("-", style="dim")
+        evidence = Text(f'"{" ".join(c.evidence.split())}"', style="italic") if c.evidence else Text("-", style="dim")
         if c.reason:
             evidence.append(f"\n{c.reason}", style="dim")
         status = Text(STATUS_MARK[c.status], style=style)
