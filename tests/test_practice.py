@@ -11,39 +11,16 @@ import time
 from pathlib import Path
 
 import pytest
+from practice_bank import QUESTIONS, RUBRICS
 from typer.testing import CliRunner
 
 from grader.cli import app
 from grader.cli.answer_box import StreamSource, countdown
 from grader.feedback import plan_study, summarise
 from grader.history import Attempt, list_attempts
-from grader.models import Concept, ConceptResult, Grade, Question, Rubric
+from grader.models import ConceptResult, Grade
 from grader.practice import choose_next, follow_up_concept, follow_up_round, question_mastery
 from grader.scoring import band_for, compute_score
-
-
-def concept(cid: str, weight: float) -> Concept:
-    return Concept(
-        id=cid,
-        name=f"Concept {cid.upper()}",
-        description=f"What {cid} means.",
-        weight=weight,
-        keywords=[cid],
-        follow_up=f"Tell me more about {cid}?",
-    )
-
-
-RUBRICS = {
-    "a-1": Rubric(question_id="a-1", concepts=[concept("x", 2), concept("y", 1)], model_answer="m"),
-    "a-2": Rubric(question_id="a-2", concepts=[concept("z", 1)], model_answer="m"),
-    "b-1": Rubric(question_id="b-1", concepts=[concept("w", 1)], model_answer="m"),
-}
-QUESTIONS = {
-    "a-1": Question(id="a-1", category="alpha", text="A one?"),
-    "a-2": Question(id="a-2", category="alpha", text="A two?"),
-    "a-3": Question(id="a-3", category="alpha", text="A three (no rubric)?"),
-    "b-1": Question(id="b-1", category="beta", text="B one?"),
-}
 
 
 def grade_of(qid: str, **statuses: str) -> Grade:

@@ -8,40 +8,17 @@ from pathlib import Path
 
 import pytest
 import yaml
+from practice_bank import QUESTIONS, RUBRICS
 from typer.testing import CliRunner
 
 from grader.bank import Bank
 from grader.cli import app
 from grader.history import Attempt
-from grader.models import Concept, ConceptResult, Grade, Question, Rubric
+from grader.models import ConceptResult, Grade
 from grader.progress import compute_progress
 from grader.scoring import CREDIT, band_for, compute_score
 
 KIT_DIR = Path(__file__).parent / "kit"
-
-
-def concept(cid: str, weight: float) -> Concept:
-    return Concept(
-        id=cid,
-        name=f"Concept {cid.upper()}",
-        description=f"What {cid} means.",
-        weight=weight,
-        keywords=[cid],
-        follow_up=f"Tell me more about {cid}?",
-    )
-
-
-RUBRICS = {
-    "a-1": Rubric(question_id="a-1", concepts=[concept("x", 2), concept("y", 1)], model_answer="m"),
-    "a-2": Rubric(question_id="a-2", concepts=[concept("z", 1)], model_answer="m"),
-    "b-1": Rubric(question_id="b-1", concepts=[concept("w", 1)], model_answer="m"),
-}
-QUESTIONS = {
-    "a-1": Question(id="a-1", category="alpha", text="A one?"),
-    "a-2": Question(id="a-2", category="alpha", text="A two?"),
-    "a-3": Question(id="a-3", category="alpha", text="A three (no rubric)?"),
-    "b-1": Question(id="b-1", category="beta", text="B one?"),
-}
 
 
 def small_bank() -> Bank:
