@@ -249,6 +249,35 @@ _COLUMNS = (
 )
 
 
+def make_attempt(
+    question: Question,
+    answer: str,
+    grade: Grade,
+    *,
+    source: Source = "answer",
+    elapsed_seconds: float | None = None,
+    created_at: datetime | None = None,
+    attempt_id: int = 0,
+) -> Attempt:
+    """The attempt a graded answer makes, as stored (`attempt_id` 0 until the database gives it one)."""
+    return Attempt(
+        id=attempt_id,
+        created_at=(created_at or _now()).astimezone(UTC),
+        question_id=question.id,
+        category=question.category,
+        source=source,
+        method=grade.method,
+        model=grade.model,
+        rubric_version=grade.rubric_version,
+        score=grade.score,
+        max_score=grade.max_score,
+        band=grade.band,
+        elapsed_seconds=elapsed_seconds,
+        answer=answer,
+        grade=grade,
+    )
+
+
 def record_attempt(
     question: Question,
     answer: str,
@@ -260,20 +289,22 @@ def record_attempt(
     path: Path | None = None,
 ) -> int:
     """Save one graded answer; returns the new attempt's id."""
-    when = (created_at or _now()).astimezone(UTC)
+    attempt = make_attempt(
+        question, answer, grade, source=source, elapsed_seconds=elapsed_seconds, created_at=created_at
+    )
     row = (
-        when.isoformat(),
-        question.id,
-        question.category,
-        source,
-        grade.method,
-        grade.model,
-        grade.rubric_version,
-        grade.score,
-        grade.max_score,
-        grade.band,
-        elapsed_seconds,
-        answer,
+        attempt.created_at.isoformat(),
+        attempt.question_id,
+        attempt.category,
+        attempt.source,
+        attempt.method,
+        attempt.model,
+        attempt.rubric_version,
+        attempt.score,
+        attempt.max_score,
+        attempt.band,
+        attempt.elapsed_seconds,
+        attempt.answer,
         grade.model_dump_json(),
     )
     with open_history(path) as db, transaction(db):

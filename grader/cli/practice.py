@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -175,24 +174,16 @@ class _Session:
 
             record_attempt(question, typed.text, grade, source=source, elapsed_seconds=round(typed.seconds, 1))
             return
-        from grader.history import Attempt
+        from grader.history import make_attempt
 
         self.unsaved.append(
-            Attempt(
-                id=len(self.unsaved) + 1,
-                created_at=datetime.now(UTC),
-                question_id=question.id,
-                category=question.category,
+            make_attempt(
+                question,
+                typed.text,
+                grade,
                 source=source,
-                method=grade.method,
-                model=grade.model,
-                rubric_version=grade.rubric_version,
-                score=grade.score,
-                max_score=grade.max_score,
-                band=grade.band,
                 elapsed_seconds=typed.seconds,
-                answer=typed.text,
-                grade=grade,
+                attempt_id=len(self.unsaved) + 1,
             )
         )
 
