@@ -50,13 +50,17 @@ def kit_sentences() -> dict[str, list[str]]:
 
 
 def make_answer(rng: random.Random, own: list[str], other: list[str], words: int) -> str:
-    """About `words` words: mostly sentences of the question's own kit answers, some off-topic ones."""
+    """About `words` words (whole sentences, so on average `words`): mostly sentences of the question's own kit
+    answers, some off-topic ones."""
     parts: list[str] = []
     count = 0
     while count < words:
         sentence = rng.choice(other if rng.random() < 0.15 else own)
+        size = len(sentence.split())
+        if count and count + size - words > words - count:  # it would overshoot more than stopping falls short
+            break
         parts.append(sentence)
-        count += len(sentence.split())
+        count += size
         if rng.random() < 0.25:
             parts.append("\n\n")
     return " ".join(parts).replace(" \n\n ", "\n\n").strip() + "\n"
@@ -156,9 +160,11 @@ def main() -> None:
         tree.mkdir()
         started = time.perf_counter()
         questions = generate(tree, args.answers, args.words)
+        sizes = [len(path.read_text(encoding="utf-8").split()) for path in tree.rglob("*.md")]
         print(
             f"generated {args.answers:,} answers over {len(questions)} questions ({', '.join(questions)}) "
-            f"in {time.perf_counter() - started:.1f} s"
+            f"in {time.perf_counter() - started:.1f} s; words per answer: mean {sum(sizes) / len(sizes):.0f}, "
+            f"min {min(sizes)}, max {max(sizes)}"
         )
         out = Path(tmp, "results.jsonl")
         seconds, peak, summary = run_cli(tree, out)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import AnswerError
-from grader.intake import MAX_ANSWER_BYTES, check_answer_text, decode_answer
+from grader.intake import check_answer_text, decode_answer, read_limited
 
 ANSWER_SUFFIXES = frozenset({".md", ".txt", ".markdown"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
@@ -131,9 +131,7 @@ def _file_item(path: Path, candidate: str) -> Item:
     question_id = path.stem.lower()
     source = str(path)
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_ANSWER_BYTES + 1)
-        text = decode_answer(data, source)
+        text = decode_answer(read_limited(source), source)
     except OSError as exc:
         return Item(
             candidate,

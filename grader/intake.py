@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import BinaryIO
 
@@ -21,11 +22,24 @@ def read_answer_file(path: Path) -> str:
         size = path.stat().st_size
         if size > MAX_ANSWER_BYTES:
             raise AnswerError(_too_large(str(path), size))
-        with path.open("rb") as handle:
-            data = handle.read(MAX_ANSWER_BYTES + 1)
+        data = read_limited(path)
     except OSError as exc:
         raise AnswerError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return decode_answer(data, str(path))
+
+
+def read_limited(path: str | Path) -> bytes:
+    """The bytes of a file, at most one more than MAX_ANSWER_BYTES (enough to tell it is too large).
+
+    The read is sized by the file's size: asking for MAX_ANSWER_BYTES + 1 every time allocates a 64 KiB
+    buffer per file, which costs more than reading a typical answer (OSError is left to the caller).
+    """
+    with open(path, "rb", buffering=0) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        data = handle.read(min(size, MAX_ANSWER_BYTES) + 1)
+        if len(data) > size and len(data) <= MAX_ANSWER_BYTES:  # grew while read: read on, to the limit
+            data += handle.read(MAX_ANSWER_BYTES + 1 - len(data)) or b""
+    return data
 
 
 def read_answer_stream(stream: BinaryIO, source: str = "stdin") -> str:
