@@ -288,3 +288,28 @@ def test_every_line_is_a_valid_results_record(tmp_path: Path) -> None:
     out = tmp_path / "r.jsonl"
     run_batch(bank(), [mixed_tree(tmp_path / "answers")], out)
     assert len(list(iter_records(out))) == 6
+
+
+def test_keyword_path_grades_each_window_by_question_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items are graded in windows, each in order of question (rubric tables stay in the CPU caches); every item
+    is still graded exactly once, whatever the window boundaries."""
+    monkeypatch.setattr("grader.batch.WINDOW_ITEMS", 4)
+    questions = ["security-3", "cicd-3", "cicd-1"]
+    rows = [
+        {"candidate": f"c{n:02d}", "question": questions[n % 3], "answer": kit(questions[n % 3])["partial"] + f" ({n})"}
+        for n in range(10)
+    ]
+    jsonl = tmp_path / "answers.jsonl"
+    jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    out = tmp_path / "results.jsonl"
+    summary = run_batch(bank(), [jsonl], out)
+    assert (summary.graded, summary.failed) == (10, 0)
+    records = lines(out)
+    assert sorted(r["candidate"] for r in records) == [row["candidate"] for row in rows]
+    windows = [records[start : start + 4] for start in range(0, 10, 4)]
+    for window, expected in zip(windows, [rows[start : start + 4] for start in range(0, 10, 4)], strict=True):
+        assert [r["candidate"] for r in window] == [
+            row["candidate"] for row in sorted(expected, key=lambda row: row["question"])
+        ]  # the input's window, sorted by question (stable: input order within a question)
