@@ -11,7 +11,7 @@ from bisect import bisect_right, insort
 from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import chain, compress, islice
+from itertools import chain, compress, count, islice
 from typing import NamedTuple, TypeVar
 
 from rapidfuzz import process
@@ -208,7 +208,8 @@ class Vocabulary:
     _choices: list[str] = field(default_factory=list)
     _memo: dict[str, str | None] = field(default_factory=dict)
     _settled: set[str] = field(default_factory=set)  # answer words that typo correction never changes
-    _by_length: dict[int, list[str]] = field(default_factory=dict)  # word length -> choices near that length
+    # (word length, first letter) -> the choices near that length with that first letter, and with another one
+    _by_length: dict[tuple[int, str], tuple[list[str], list[str]]] = field(default_factory=dict)
     _splits: frozenset[tuple[str, str]] | None = None
 
     def __post_init__(self) -> None:
@@ -227,18 +228,30 @@ class Vocabulary:
         if word in memo:
             return memo[word]
         cutoff = 2 if len(word) >= 11 else 1
-        # Only words whose length is within the cutoff can be that close; extractOne keeps the first of equals,
-        # and the shortlist keeps the order of the choices.
-        shortlist = self._by_length.get(len(word))
-        if shortlist is None:
-            # two edits only between words of about the same length ("integration" is no typo of "iteration")
-            shortlist = [choice for choice in self._choices if abs(len(choice) - len(word)) <= 1]
-            self._by_length[len(word)] = shortlist
-        found = process.extractOne(word, shortlist, scorer=OSA.distance, score_cutoff=cutoff)
-        result = self.words[found[0]] if found and found[0][0] == word[0] else None
+        same, other = self._shortlists(word)
+        found = process.extractOne(word, same, scorer=OSA.distance, score_cutoff=cutoff)
+        result = None
+        if found is not None:
+            # what a search of every word picks: the nearest, the first in alphabetical order of equals; a word of
+            # another first letter that is nearer, or as near and before it, would be picked and refused
+            rival = process.extractOne(word, other, scorer=OSA.distance, score_cutoff=found[1]) if other else None
+            if rival is None or (rival[1] == found[1] and rival[0] > found[0]):
+                result = self.words[found[0]]
         if len(memo) < 100_000:
             memo[word] = result
         return result
+
+    def _shortlists(self, word: str) -> tuple[list[str], list[str]]:
+        """The choices whose length is within one of the word's (only those can be close enough; and two edits
+        only between words of about the same length: "integration" is no typo of "iteration"), split by whether
+        they start with the word's first letter; each in the order of the choices."""
+        key = (len(word), word[0])
+        found = self._by_length.get(key)
+        if found is None:
+            near = [choice for choice in self._choices if abs(len(choice) - len(word)) <= 1]
+            found = ([c for c in near if c[0] == word[0]], [c for c in near if c[0] != word[0]])
+            self._by_length[key] = found
+        return found
 
     @property
     def splits(self) -> frozenset[tuple[str, str]]:
@@ -351,15 +364,17 @@ class Matcher:
         spans_at: dict[int, dict[tuple[str, str], list[tuple[int, int]]]] = {}
         pair_indexes = [(1, index.by_near)] + [(step, index.by_gap) for step in _LOOSE_STEPS[1:] if index.by_gap]
         for step, by_pair in pair_indexes:
-            pairs = list(_neighbours(stems, step))
             at: dict[tuple[str, str], list[tuple[int, int]]] = {}
-            for start in compress(range(len(pairs)), map(by_pair.__contains__, pairs)):
-                if sentence_of[start] == sentence_of[start + step]:
-                    found = at.get(pairs[start])
+            # zip hands each pair to the test and reuses its tuple: no list of every pair is built
+            for start in compress(count(), map(by_pair.__contains__, _neighbours(stems, step))):
+                end = start + step
+                if sentence_of[start] == sentence_of[end]:
+                    pair = (stems[start], stems[end])
+                    found = at.get(pair)
                     if found is None:
-                        at[pairs[start]] = [(start, start + step)]
+                        at[pair] = [(start, end)]
                     else:
-                        found.append((start, start + step))
+                        found.append((start, end))
             spans_at[step] = at
             entries.update(chain.from_iterable(map(by_pair.__getitem__, at)))
         near = spans_at.get(1, {})

@@ -208,17 +208,23 @@ def test_evidence_window_is_the_one_token_spans_give() -> None:
 
 
 def test_typo_shortlist_picks_what_every_rubric_word_picks(frozen_bank: Path) -> None:
+    """Correction searches the rubric words of about the word's length that share its first letter, then checks
+    for a nearer (or as near, alphabetically earlier) word of another first letter: the same pick as a search of
+    every rubric word of about the same length (lengths within one, as `correct` documents)."""
     bank = bank_copy(frozen_bank)
     rubric = bank.rubric(sorted(q for q in bank.questions if bank.has_rubric(q))[0])
     vocabulary = compile_rubric(rubric.model_copy(deep=True)).vocabulary
     words = {w for _, answer in kit_answers() for w in analyse(answer).words if len(w) >= MIN_TYPO_LENGTH}
     words |= {w[:3] + w[4:] for w in list(words)} | {w[:2] + w[3] + w[2] + w[4:] for w in list(words)}
+    # first letters dropped or doubled: the nearest rubric word then often starts with another letter
+    words |= {w[1:] for w in list(words)} | {w[0] + w for w in list(words)}
     corrected = 0
     for word in sorted(words):
         if len(word) < MIN_TYPO_LENGTH or not word.isalpha():
             continue
         cutoff = 2 if len(word) >= 11 else 1
-        found = process.extractOne(word, vocabulary._choices, scorer=OSA.distance, score_cutoff=cutoff)
+        similar = [choice for choice in vocabulary._choices if abs(len(choice) - len(word)) <= 1]
+        found = process.extractOne(word, similar, scorer=OSA.distance, score_cutoff=cutoff)
         expected = vocabulary.words[found[0]] if found and found[0][0] == word[0] else None
         assert vocabulary.correct(word, "\0") == expected, word
         corrected += expected is not None
