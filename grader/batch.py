@@ -11,10 +11,8 @@ one answer after the other; the LLM path grades `concurrency` answers at a time 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -146,6 +144,8 @@ def run_batch(
         run = _Run(bank, writer, graded_keys(out), report)
         try:
             if llm:
+                import asyncio  # only the LLM path runs an event loop
+
                 asyncio.run(run.grade_concurrently(discover(inputs), options, max(1, concurrency)))
             else:
                 run.grade_in_turn(discover(inputs), options)
@@ -181,6 +181,9 @@ class _Run:
 
     async def grade_concurrently(self, items: Iterator[Item], options: pipeline.GradeOptions, concurrency: int) -> None:
         """`concurrency` workers share the item stream: the semaphore is the number of workers."""
+        import asyncio
+        from concurrent.futures import ThreadPoolExecutor
+
         loop = asyncio.get_running_loop()
         stop: list[BaseException] = []
         with ThreadPoolExecutor(max_workers=concurrency + 2, thread_name_prefix="grade") as pool:

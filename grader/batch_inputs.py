@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import AnswerError
-from grader.intake import check_answer_text, decode_answer, read_limited
+from grader.intake import check_answer_text, check_not_empty, decode_answer, read_limited
 
 ANSWER_SUFFIXES = frozenset({".md", ".txt", ".markdown"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
@@ -71,7 +71,7 @@ def discover(paths: Iterable[Path]) -> Iterator[Item]:
         if kind == "dir":
             yield from _tree_items(path)
         elif kind == "answer":
-            yield _file_item(path, _folder_name(path.parent))
+            yield _file_item(str(path), path.name, _folder_name(path.parent))
         elif kind == "jsonl":
             yield from _jsonl_items(path)
         elif kind == "csv":
@@ -104,14 +104,15 @@ def count_items(paths: Iterable[Path]) -> int:
 # --- answer files -------------------------------------------------------------------------------
 
 
-def _tree_files(root: Path) -> Iterator[tuple[Path, str]]:
-    """(file, candidate) for every answer file below `root`, sorted, hidden entries skipped."""
+def _tree_files(root: Path) -> Iterator[tuple[str, str, str]]:
+    """(file path, file name, candidate) for every answer file below `root`, sorted, hidden entries skipped
+    (paths as strings: a Path a file costs more than reading the file)."""
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted((d for d in dirs if not d.startswith(".")), key=_name_order)
         candidate = _folder_name(Path(folder))
         for name in sorted(files, key=_name_order):
             if not name.startswith(".") and os.path.splitext(name)[1].lower() in ANSWER_SUFFIXES:
-                yield Path(folder, name), candidate
+                yield os.path.join(folder, name), name, candidate
 
 
 def _name_order(name: str) -> tuple[str, str]:
@@ -119,17 +120,17 @@ def _name_order(name: str) -> tuple[str, str]:
 
 
 def _tree_items(root: Path) -> Iterator[Item]:
-    for path, candidate in _tree_files(root):
-        yield _file_item(path, candidate)
+    for path, name, candidate in _tree_files(root):
+        yield _file_item(path, name, candidate)
 
 
 def _folder_name(folder: Path) -> str:
     return folder.name or folder.resolve().name or UNKNOWN
 
 
-def _file_item(path: Path, candidate: str) -> Item:
-    question_id = path.stem.lower()
-    source = str(path)
+def _file_item(source: str, name: str, candidate: str) -> Item:
+    """The answer in the file at `source` (its file name `name`, its folder's candidate `candidate`)."""
+    question_id = os.path.splitext(name)[0].lower()
     try:
         text = decode_answer(read_limited(source), source)
     except OSError as exc:
@@ -146,7 +147,7 @@ def _file_item(path: Path, candidate: str) -> Item:
     candidate = meta.get("candidate") or candidate
     question_id = (meta.get("question") or meta.get("question_id") or question_id).lower()
     try:
-        body = check_answer_text(body, source)
+        body = check_not_empty(body, source)  # a part of the text, whose size was checked
     except AnswerError as exc:
         return Item(candidate, question_id, source, error=str(exc), exit_kind="answer")
     return Item(candidate, question_id, source, answer=body)

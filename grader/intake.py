@@ -59,14 +59,21 @@ def decode_answer(data: bytes, source: str) -> str:
         raise AnswerError(
             f"{source}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it as UTF-8"
         ) from None
-    return check_answer_text(text, source)
+    return check_not_empty(text, source)  # its size was checked in bytes
 
 
 def check_answer_text(text: str, source: str = "answer") -> str:
+    """`text`, or an AnswerError if it is empty or larger than the limit."""
+    check_not_empty(text, source)
+    size = len(text.encode("utf-8"))
+    if size > MAX_ANSWER_BYTES:
+        raise AnswerError(_too_large(source, size))
+    return text
+
+
+def check_not_empty(text: str, source: str = "answer") -> str:
     if not text.strip():
         raise AnswerError(f"{source}: the answer is empty")
-    if len(text.encode("utf-8")) > MAX_ANSWER_BYTES:
-        raise AnswerError(_too_large(source, len(text.encode("utf-8"))))
     return text
 
 
