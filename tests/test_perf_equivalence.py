@@ -229,3 +229,16 @@ def test_typo_shortlist_picks_what_every_rubric_word_picks(frozen_bank: Path) ->
         assert vocabulary.correct(word, "\0") == expected, word
         corrected += expected is not None
     assert corrected > 10
+
+
+def test_ascii_tokeniser_is_the_unicode_one_on_ascii_text() -> None:
+    """analyse() tokenises lower-case ASCII text with a plain [a-z0-9] pattern: the same tokens as the Unicode one."""
+    import random
+
+    rng = random.Random(11)
+    alphabet = "abcXYZ019_'%-/.,;:!? \t\n\"()[]{}#*+=<>@&|~`^$\\"
+    texts = [a for _, a in kit_answers()] + [a for a in EDGE_ANSWERS if a.isascii()]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80))) for _ in range(2000)]
+    for raw in texts:
+        lowered = raw.lower()
+        assert text._ASCII_WORD.findall(lowered) == text._WORD.findall(lowered), raw
