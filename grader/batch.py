@@ -28,8 +28,8 @@ KEYWORD_SYNC_EVERY = 0.2  # seconds between fsyncs on the keyword path (a kill l
 # The keyword path grades the items in windows of this many items (or this much answer text), each window in
 # order of question: consecutive answers to one question keep its rubric's tables in the CPU caches, which makes
 # grading about 20% faster than in the candidate-by-candidate order of a folder tree.
-WINDOW_ITEMS = 1024
-WINDOW_BYTES = 4 << 20
+WINDOW_ITEMS = 4096
+WINDOW_BYTES = 8 << 20
 FAILURES_KEPT = 20  # failures listed in the summary
 
 Status = Literal["graded", "failed", "skipped"]

@@ -18,18 +18,37 @@ _FLAG_ADVICE = {
 
 def plan_study(concepts: Sequence[ConceptResult], rubric: Rubric) -> list[StudyItem]:
     """The missed, then partly covered, concepts, heaviest first, each with its follow-up question."""
-    by_id = {c.id: c for c in rubric.concepts}
-    weak = [c for c in concepts if c.status != "covered" and c.id in by_id]
-    weak.sort(key=lambda c: (c.status != "missing", -c.weight))
+    items = _study_items(rubric)
+    weak = [c for c in concepts if c.status != "covered" and c.id in items]
+    weak.sort(key=_study_order)
     return [
-        StudyItem(
-            concept_id=c.id,
-            name=c.name,
-            description=by_id[c.id].description,
-            follow_up=by_id[c.id].follow_up,
-        )
+        items[c.id] if items[c.id].name == c.name else _study_item(c.name, c.id, rubric)  # named as the result is
         for c in weak[:MAX_STUDY_ITEMS]
     ]
+
+
+def _study_order(concept: ConceptResult) -> tuple[bool, float]:
+    return concept.status != "missing", -concept.weight
+
+
+_STUDY_ITEMS: dict[int, tuple[Rubric, dict[str, StudyItem]]] = {}
+
+
+def _study_items(rubric: Rubric) -> dict[str, StudyItem]:
+    """A StudyItem for each concept of the rubric, built once per rubric (they are frozen: grades share them)."""
+    cached = _STUDY_ITEMS.get(id(rubric))
+    if cached is not None and cached[0] is rubric:
+        return cached[1]
+    items = {c.id: _study_item(c.name, c.id, rubric) for c in rubric.concepts}
+    if len(_STUDY_ITEMS) > 256:
+        _STUDY_ITEMS.clear()
+    _STUDY_ITEMS[id(rubric)] = (rubric, items)
+    return items
+
+
+def _study_item(name: str, concept_id: str, rubric: Rubric) -> StudyItem:
+    concept = next(c for c in rubric.concepts if c.id == concept_id)
+    return StudyItem(concept_id=concept_id, name=name, description=concept.description, follow_up=concept.follow_up)
 
 
 def summarise(

@@ -49,6 +49,7 @@ _RULES: tuple[tuple[tuple[set[str], ...], re.Pattern[str]], ...] = tuple(
     )
 )
 _WORDS = re.compile(r"[a-z0-9]+")
+_RULE_WORDS = frozenset(word for required, _ in _RULES for group in required for word in group)
 
 
 def detect_injection(answer: str, words: set[str] | None = None) -> str | None:
@@ -58,8 +59,14 @@ def detect_injection(answer: str, words: set[str] | None = None) -> str | None:
     """
     if words is None:
         words = set(_WORDS.findall(answer.lower()))
+    present = _RULE_WORDS.intersection(words)  # the few words the rules look for, to test each rule against
+    if not present:
+        return None
     for required, pattern in _RULES:
-        if all(not group.isdisjoint(words) for group in required):
+        for group in required:
+            if group.isdisjoint(present):
+                break
+        else:
             match = pattern.search(answer)
             if match:
                 return match.group(0)

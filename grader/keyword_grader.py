@@ -74,8 +74,14 @@ def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
     distinct_hits = 0
     for concept, group in zip(rubric.concepts, compiled.concepts, strict=True):
         hits = [_best_hit(found[number], list_like) for number in range(group.start, group.stop) if number in found]
+        if not hits:
+            concepts.append(ConceptResult(id=concept.id, name=concept.name, weight=concept.weight, status="missing"))
+            continue
         for hit in hits:
-            matched_tokens.update(range(hit.first, hit.first + hit.size))
+            if hit.size == 1:
+                matched_tokens.add(hit.first)
+            else:
+                matched_tokens.update(range(hit.first, hit.first + hit.size))
         distinct_hits += len(hits)
         concepts.append(_concept_verdict(concept, hits, doc, list_like))
     misconceptions = _find_misconceptions(rubric, compiled.misconceptions, found, doc)
@@ -99,7 +105,8 @@ def _best_hit(hits: dict[int, Hit], list_like: list[bool]) -> Hit:
     """The first hit in an explanatory sentence, else the first hit in a list-like fragment (`hits`, by
     sentence, not empty)."""
     if len(hits) == 1:
-        return next(iter(hits.values()))
+        for hit in hits.values():
+            return hit
     in_order = sorted(hits)
     for sentence in in_order:
         if not list_like[sentence]:

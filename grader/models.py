@@ -113,6 +113,8 @@ class MisconceptionResult(BaseModel):
 
 
 class StudyItem(BaseModel):
+    model_config = ConfigDict(frozen=True)  # one per rubric concept, shared by the grades that cite it
+
     concept_id: str
     name: str
     description: str

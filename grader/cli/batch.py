@@ -195,7 +195,6 @@ def coverage(
 def _check_paths(inputs: list[Path], results: Path, reports: list[Path]) -> None:
     """Usage errors before grading: unreadable input types, --out among the inputs, unknown report types."""
     from grader.batch_inputs import input_kind
-    from grader.report import report_format
 
     for path in inputs:
         if input_kind(path) is None:
@@ -204,9 +203,12 @@ def _check_paths(inputs: list[Path], results: Path, reports: list[Path]) -> None
             fail(f"{path}: is also the --out results file; write results somewhere else", EXIT_USAGE)
     if results.is_dir():
         fail(f"{results}: --out is a folder; give a file such as results.jsonl", EXIT_USAGE)
-    for report in reports:
-        if report_format(report) is None:
-            fail(f"{report}: unknown report format; use .html, .md or .csv", EXIT_USAGE)
+    if reports:
+        from grader.report import report_format  # only when asked for: it costs 10 ms of start-up
+
+        for report in reports:
+            if report_format(report) is None:
+                fail(f"{report}: unknown report format; use .html, .md or .csv", EXIT_USAGE)
 
 
 def _write_report(results: Path, report: Path) -> None:
