@@ -393,6 +393,8 @@ class Matcher:
                     seen = {}
                 current = pattern_no
             if kind == PHRASE:
+                if tail and joined not in positions and not alternative.needed <= present:
+                    continue  # a later word is not in the answer, nor are the words written as one
                 # spans of the first two stems, the second as near as it is (as _phrase_spans reads them)
                 if loose and pair in gapped:
                     nearest = dict(near.get(pair, ()))  # type: ignore[call-overload]
