@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 
 import Stemmer  # PyStemmer: the Snowball stemmers compiled from C
 
@@ -270,7 +271,13 @@ class Document:
         if self._spans is not None or not sentence.first_token <= first_token <= last_token < sentence.last_token:
             return self.spans[first_token][0], self.spans[last_token][1]
         offset, index, first = sentence.start, sentence.first_token, -1
-        for match in _WORD.finditer(self.text[offset : sentence.end].translate(_QUOTES)):
+        piece = self.text[offset : sentence.end].translate(_QUOTES)
+        if len(_WORD.findall(piece)) == sentence.last_token - sentence.first_token:  # a token a word: jump to them
+            words = _WORD.finditer(piece)
+            start = next(islice(words, first_token - sentence.first_token, None))
+            end = next(islice(words, last_token - first_token - 1, None)) if last_token > first_token else start
+            return start.start() + offset, end.end() + offset
+        for match in _WORD.finditer(piece):
             index += len(_expand(match.group().lower()))
             if first < 0 and index > first_token:
                 first = match.start() + offset
