@@ -208,8 +208,8 @@ class Vocabulary:
     _choices: list[str] = field(default_factory=list)
     _memo: dict[str, str | None] = field(default_factory=dict)
     _settled: set[str] = field(default_factory=set)  # answer words that typo correction never changes
-    # (word length, first letter) -> the choices near that length with that first letter, and with another one
-    _by_length: dict[tuple[int, str], tuple[list[str], list[str]]] = field(default_factory=dict)
+    _by_length: dict[tuple[int, str | None], list[str]] = field(default_factory=dict)  # see _shortlist
+    _by_letter: dict[str, list[str]] = field(default_factory=dict)  # first letter -> the choices, in order
     _splits: frozenset[tuple[str, str]] | None = None
 
     def __post_init__(self) -> None:
@@ -228,29 +228,28 @@ class Vocabulary:
         if word in memo:
             return memo[word]
         cutoff = 2 if len(word) >= 11 else 1
-        same, other = self._shortlists(word)
-        found = process.extractOne(word, same, scorer=OSA.distance, score_cutoff=cutoff)
         result = None
-        if found is not None:
-            # what a search of every word picks: the nearest, the first in alphabetical order of equals; a word of
-            # another first letter that is nearer, or as near and before it, would be picked and refused
-            rival = process.extractOne(word, other, scorer=OSA.distance, score_cutoff=found[1]) if other else None
-            if rival is None or (rival[1] == found[1] and rival[0] > found[0]):
-                result = self.words[found[0]]
+        # Only words whose length is within one can be close enough (and two edits only between words of about the
+        # same length: "integration" is no typo of "iteration"). The words of the same first letter are searched
+        # first: without one near enough, the nearest word starts with another letter and is refused anyway.
+        if process.extractOne(word, self._shortlist(len(word), word[0]), scorer=OSA.distance, score_cutoff=cutoff):
+            # extractOne keeps the first of equals, and the shortlist keeps the (alphabetical) order of the choices
+            found = process.extractOne(word, self._shortlist(len(word)), scorer=OSA.distance, score_cutoff=cutoff)
+            result = self.words[found[0]] if found and found[0][0] == word[0] else None
         if len(memo) < 100_000:
             memo[word] = result
         return result
 
-    def _shortlists(self, word: str) -> tuple[list[str], list[str]]:
-        """The choices whose length is within one of the word's (only those can be close enough; and two edits
-        only between words of about the same length: "integration" is no typo of "iteration"), split by whether
-        they start with the word's first letter; each in the order of the choices."""
-        key = (len(word), word[0])
+    def _shortlist(self, length: int, letter: str | None = None) -> list[str]:
+        """The choices of a length within one of `length` (and starting with `letter`), in order."""
+        key = (length, letter)
         found = self._by_length.get(key)
         if found is None:
-            near = [choice for choice in self._choices if abs(len(choice) - len(word)) <= 1]
-            found = ([c for c in near if c[0] == word[0]], [c for c in near if c[0] != word[0]])
-            self._by_length[key] = found
+            if not self._by_letter:
+                for choice in self._choices:
+                    self._by_letter.setdefault(choice[0], []).append(choice)
+            pool = self._choices if letter is None else self._by_letter.get(letter, [])
+            found = self._by_length[key] = [choice for choice in pool if abs(len(choice) - length) <= 1]
         return found
 
     @property

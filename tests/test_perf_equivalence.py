@@ -208,9 +208,9 @@ def test_evidence_window_is_the_one_token_spans_give() -> None:
 
 
 def test_typo_shortlist_picks_what_every_rubric_word_picks(frozen_bank: Path) -> None:
-    """Correction searches the rubric words of about the word's length that share its first letter, then checks
-    for a nearer (or as near, alphabetically earlier) word of another first letter: the same pick as a search of
-    every rubric word of about the same length (lengths within one, as `correct` documents)."""
+    """Correction searches the rubric words of about the word's length that share its first letter first, and all
+    of them only when one is near enough: the same pick as a search of every rubric word of about the same length
+    (lengths within one, as `correct` documents), first letters dropped or doubled included."""
     bank = bank_copy(frozen_bank)
     rubric = bank.rubric(sorted(q for q in bank.questions if bank.has_rubric(q))[0])
     vocabulary = compile_rubric(rubric.model_copy(deep=True)).vocabulary
