@@ -310,7 +310,7 @@ class Matcher:
         changed: set[str] = set()
         correct = vocabulary.correct
         positions = self.positions
-        for index in [i for i, word in enumerate(words) if word in unsettled]:
+        for index in compress(count(), map(unsettled.__contains__, words)):
             word = words[index]
             if len(word) >= MIN_TYPO_LENGTH:
                 fixed = correct(word, stems[index])
