@@ -66,6 +66,8 @@ class FakeServer:
     def __init__(self, script: list[Reply]) -> None:
         self.script = list(script)
         self.seen: list[Seen] = []
+        self.in_flight = 0  # requests received and not yet answered
+        self.peak_in_flight = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -95,7 +97,15 @@ class FakeServer:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 with server._lock:
                     server.seen.append(Seen(time.monotonic(), self.path, dict(self.headers.items()), body))
-                reply = server._next()
+                    server.in_flight += 1
+                    server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+                try:
+                    self._answer(server._next())
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, reply: Reply) -> None:
                 if reply.hang and server._stop.wait(reply.hang):
                     return
                 if reply.drop:
