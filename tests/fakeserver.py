@@ -33,6 +33,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    connection: tuple[str, int] = ("", 0)  # the client's address: one per HTTP connection
 
 
 def chat_reply(content: str, prompt_tokens: int = 100, completion_tokens: int = 50, finish: str = "stop") -> Reply:
@@ -96,7 +97,9 @@ class FakeServer:
                 except ValueError:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 with server._lock:
-                    server.seen.append(Seen(time.monotonic(), self.path, dict(self.headers.items()), body))
+                    server.seen.append(
+                        Seen(time.monotonic(), self.path, dict(self.headers.items()), body, self.client_address)
+                    )
                     server.in_flight += 1
                     server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
                 try:

@@ -145,7 +145,7 @@ def test_killed_llm_batch_never_pays_twice_for_a_recorded_grade(tmp_path: Path) 
     assert len(lines) == 24 == len({line["key"] for line in lines})
 
 
-def test_requests_in_flight_never_exceed_the_concurrency(runner: CliRunner, tmp_path: Path) -> None:
+def test_requests_in_flight_and_connections_never_exceed_the_concurrency(runner: CliRunner, tmp_path: Path) -> None:
     """More answers are prepared and finished than are with the model; the server never sees more than N."""
     inputs, out = write_answers(tmp_path / "in.jsonl", 20), tmp_path / "results.jsonl"
     with serve([verdict_reply(hang=0.15)]) as server:
@@ -153,6 +153,7 @@ def test_requests_in_flight_never_exceed_the_concurrency(runner: CliRunner, tmp_
     assert code == EXIT_OK and summary["graded"] == 20
     assert len(server.seen) == 20
     assert server.peak_in_flight == 3
+    assert len({seen.connection for seen in server.seen}) == 3  # kept alive and reused, one per slot
 
 
 def test_the_model_client_is_made_ready_once_and_only_with_work_to_do(
