@@ -18,11 +18,13 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,19 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from batch_keyword import kit_sentences, make_answer  # noqa: E402
+
+
+class _Listener(ThreadingHTTPServer):
+    """A threaded HTTP server whose listen backlog takes a burst of connections.
+
+    `request_queue_size` is read when the socket starts listening, inside the constructor, so it must be set
+    on the class: set on the instance afterwards it has no effect, the backlog stays at socketserver's 5, and
+    when `--concurrency` clients connect at once the kernel drops the SYNs that overflow it. Each dropped
+    connection then waits for the client's SYN retransmission (1 s), which is the kernel's time, not grader's.
+    """
+
+    daemon_threads = True
+    request_queue_size = 128
 
 
 class SlowServer:
@@ -42,9 +57,7 @@ class SlowServer:
         self.in_flight = 0
         self.peak_in_flight = 0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 128
+        self._server = _Listener(("127.0.0.1", 0), self._handler())
         self.api_base = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -52,6 +65,10 @@ class SlowServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The reply goes out in two writes (headers, then body). With Nagle's algorithm on, the body waits
+            # for the client to acknowledge the headers, and the client delays that ACK by up to 40 ms: every
+            # answer would take delay + ~40 ms. TCP_NODELAY makes the server answer after `delay`, as stated.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -124,7 +141,18 @@ def write_answers(path: Path, count: int, seed: int = 7) -> None:
             handle.write(json.dumps({"candidate": f"c{index:04d}", "question": question_id, "answer": answer}) + "\n")
 
 
-def run_batch(server: SlowServer, inputs: Path, out: Path, concurrency: int) -> tuple[float, dict[str, Any]]:
+@dataclass(frozen=True)
+class Run:
+    """One `grade batch` process: wall seconds, its CPU seconds (user + system), the server's CPU seconds
+    meanwhile (this process, whose threads serve the requests), and its JSON summary."""
+
+    seconds: float
+    cpu: float
+    server_cpu: float
+    summary: dict[str, Any]
+
+
+def run_batch(server: SlowServer, inputs: Path, out: Path, concurrency: int) -> Run:
     env = {**os.environ, "GRADER_BANK": str(REPO), "OPENAI_API_KEY": "sk-bench-not-a-real-key"}
     env.setdefault("GRADER_HOME", str(out.parent / "home"))
     command = [
@@ -132,12 +160,15 @@ def run_batch(server: SlowServer, inputs: Path, out: Path, concurrency: int) -> 
         "--mode", "llm", "--model", "openai/bench", "--api-base", server.api_base,
         "--concurrency", str(concurrency), "--no-cache", "--no-fallback",
     ]  # fmt: skip
+    before, server_before = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time()
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     seconds = time.perf_counter() - started
+    after, server_cpu = resource.getrusage(resource.RUSAGE_CHILDREN), time.process_time() - server_before
     if done.returncode != 0:
         sys.exit(f"grade batch exited {done.returncode}: {done.stderr or done.stdout}")
-    return seconds, json.loads(done.stdout)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return Run(seconds, cpu, server_cpu, json.loads(done.stdout))
 
 
 def main() -> None:
@@ -151,17 +182,23 @@ def main() -> None:
         one, many = Path(tmp, "one.jsonl"), Path(tmp, "answers.jsonl")
         write_answers(one, 1, seed=1)
         write_answers(many, args.answers)
-        startup, _ = run_batch(server, one, Path(tmp, "one-results.jsonl"), 1)
-        startup -= args.delay
+        single = run_batch(server, one, Path(tmp, "one-results.jsonl"), 1)
+        startup = single.seconds - args.delay
         server.requests = 0
         out = Path(tmp, "results.jsonl")
-        seconds, summary = run_batch(server, many, out, args.concurrency)
+        first = run_batch(server, many, out, args.concurrency)
+        seconds, summary = first.seconds, first.summary
         first_requests, peak = server.requests, server.peak_in_flight
-        again, summary2 = run_batch(server, many, out, args.concurrency)
-        print(f"start-up (one-answer batch minus one delay): {startup:.2f} s")
+        second = run_batch(server, many, out, args.concurrency)
+        again, summary2 = second.seconds, second.summary
+        print(f"start-up (one-answer batch minus one delay): {startup:.2f} s; its CPU {single.cpu:.2f} s")
         print(
             f"first run : {summary['graded']} graded, {summary['failed']} failed, {first_requests} requests, "
             f"peak {peak} in flight; wall {seconds:.2f} s, in-run {summary['seconds']:.2f} s"
+        )
+        print(
+            f"CPU: grade batch {first.cpu:.2f} s, {1000 * (first.cpu - single.cpu) / max(1, args.answers - 1):.1f} ms "
+            f"per answer beyond the one-answer run; the server {first.server_cpu:.2f} s"
         )
         print(
             f"ideal {ideal:.2f} s; budget 1.25 x ideal + start-up = {1.25 * ideal + startup:.2f} s; "

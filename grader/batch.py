@@ -31,6 +31,7 @@ KEYWORD_SYNC_EVERY = 0.2  # seconds between fsyncs on the keyword path (a kill l
 WINDOW_ITEMS = 4096
 WINDOW_BYTES = 8 << 20
 FAILURES_KEPT = 20  # failures listed in the summary
+WORKERS_PER_SLOT = 4  # LLM path: answers in progress per answer with the model (see grade_concurrently)
 
 Status = Literal["graded", "failed", "skipped"]
 ExitKind = Literal["unknown_question", "answer", "input", "bank", "llm", "internal"]
@@ -180,23 +181,33 @@ class _Run:
             self._graded(task, result)
 
     async def grade_concurrently(self, items: Iterator[Item], options: pipeline.GradeOptions, concurrency: int) -> None:
-        """`concurrency` workers share the item stream: the semaphore is the number of workers."""
+        """Workers share the item stream; `concurrency` of them at a time may be with the model (`model_slots`).
+        The others prepare their next answer or finish their last one meanwhile, so a slot the model frees is
+        taken at once by an answer ready to send. The model client is made ready once the first answer to
+        grade is found (a run that skips everything needs none)."""
         import asyncio
         from concurrent.futures import ThreadPoolExecutor
 
         loop = asyncio.get_running_loop()
         stop: list[BaseException] = []
-        with ThreadPoolExecutor(max_workers=concurrency + 2, thread_name_prefix="grade") as pool:
+        first = self._next_task(items)
+        if first is None:
+            return
+        pending = [first]
+        model_slots = asyncio.Semaphore(concurrency)
+        workers = concurrency * WORKERS_PER_SLOT
+        with ThreadPoolExecutor(max_workers=workers + 2, thread_name_prefix="grade") as pool:
             loop.set_default_executor(pool)  # asyncio.to_thread in the graders must not cap concurrency
+            await pipeline.prepare_async(options)  # ConfigError stops the run before any request
 
             async def worker() -> None:
                 while not stop:
-                    task = self._next_task(items)
+                    task = pending.pop() if pending else self._next_task(items)
                     if task is None:
                         return
                     try:
                         result = await pipeline.grade_answer_async(
-                            task.question, task.rubric, task.item.answer or "", options
+                            task.question, task.rubric, task.item.answer or "", options, model_slots=model_slots
                         )
                     except ConfigError as exc:
                         stop.append(exc)
@@ -208,7 +219,7 @@ class _Run:
                     if self.writer.unsynced:  # every paid grade reaches the disk, without blocking the loop
                         await loop.run_in_executor(pool, self.writer.fsync)
 
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            await asyncio.gather(*(worker() for _ in range(workers)))
         if stop:
             raise stop[0]
 

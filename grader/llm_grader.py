@@ -4,6 +4,7 @@ a majority over samples, and a `Grade` whose score is computed in code."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from collections import Counter
@@ -212,24 +213,33 @@ async def agrade_with_llm(
     answer: str,
     settings: LLMSettings,
     samples: int = 1,
-    answer_flags: Sequence[str] = (),
+    answer_flags: Sequence[str] | Callable[[], Awaitable[Sequence[str]]] = (),
+    *,
+    model_slots: asyncio.Semaphore | None = None,
 ) -> Grade:
-    """`grade_with_llm` for an event loop; the samples are requested concurrently."""
-    messages = build_messages(question, rubric, answer)
-    model, fmt = reply_schema(rubric)
-    settings = _budgeted(settings, rubric)
+    """`grade_with_llm` for an event loop; the samples are requested concurrently. `answer_flags` may be an
+    async function (the flags are still being computed), awaited once the samples are in.
 
-    async def one() -> _Sample:
-        verdict, replies = await _arun(_conversation(messages, model), lambda m: acomplete(settings, m, fmt))
-        return _check(rubric, answer, verdict, replies)
+    `model_slots`, when given, is held while the requests are built and made (every sample and repair), and
+    released before the grade is put together: a caller grading many answers at once bounds how many are with
+    the model, while others that wait for their flags do not hold a slot."""
+    async with model_slots or contextlib.nullcontext():
+        messages = build_messages(question, rubric, answer)
+        model, fmt = reply_schema(rubric)
+        settings = _budgeted(settings, rubric)
 
-    gathered = await asyncio.gather(*(one() for _ in range(samples)), return_exceptions=True)
+        async def one() -> _Sample:
+            verdict, replies = await _arun(_conversation(messages, model), lambda m: acomplete(settings, m, fmt))
+            return _check(rubric, answer, verdict, replies)
+
+        gathered = await asyncio.gather(*(one() for _ in range(samples)), return_exceptions=True)
     results: list[_Sample | LLMError] = []
     for item in gathered:
         if isinstance(item, BaseException) and not isinstance(item, LLMError):
             raise item
         results.append(item)
-    return _combine(rubric, settings, results, answer_flags)
+    flags = await answer_flags() if callable(answer_flags) else answer_flags
+    return _combine(rubric, settings, results, flags)
 
 
 def _budgeted(settings: LLMSettings, rubric: Rubric) -> LLMSettings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from grader.bank import Bank
 from grader.errors import ConfigError, LLMError, StorageError
@@ -14,6 +14,9 @@ from grader.keyword_grader import grade_by_keywords as grade_by_rubric_keywords
 from grader.models import Disagreement, Grade, Question, Rubric
 
 if TYPE_CHECKING:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
     from grader.llm_cache import GradeCache
     from grader.llm_client import LLMSettings
 
@@ -108,30 +111,88 @@ def grade_answer(question: Question, rubric: Rubric, answer: str, options: Grade
 
 
 async def grade_answer_async(
-    question: Question, rubric: Rubric, answer: str, options: GradeOptions | None = None
+    question: Question,
+    rubric: Rubric,
+    answer: str,
+    options: GradeOptions | None = None,
+    *,
+    model_slots: asyncio.Semaphore | None = None,
 ) -> Grade:
-    """`grade_answer` for an event loop: the keyword path runs inline, the model is awaited (litellm.acompletion
-    or the async openai client), the cache is read and written off the loop."""
+    """`grade_answer` for an event loop: the model is awaited (litellm.acompletion or the async openai client),
+    the cache is read and written off the loop. On the keyword path the keyword grader runs inline; with a
+    model, on a helper thread once it is needed (see `_KeywordGrade`). `model_slots`, when given, is held only
+    while the model is asked (see `agrade_with_llm`)."""
     options = options or GradeOptions()
-    keyword = grade_by_keywords(rubric, answer)
     if options.method() == "keyword":
-        return keyword
+        return grade_by_keywords(rubric, answer)
     settings = _llm_settings(options)
     import asyncio
 
     from grader.llm_grader import agrade_with_llm
 
+    keyword = _KeywordGrade(rubric, answer)
     cache, key = _open_cache(rubric, answer, options)
     try:
         llm = await asyncio.to_thread(_lookup, cache, key) if cache else None
         if llm is None:
-            flags = [f for f in keyword.flags if f in ANSWER_FLAGS]
-            llm = await agrade_with_llm(question, rubric, answer, settings, options.samples, flags)
+            llm = await agrade_with_llm(
+                question, rubric, answer, settings, options.samples, keyword.answer_flags, model_slots=model_slots
+            )
             if cache:
                 await asyncio.to_thread(_store, cache, key, llm)
     except LLMError as exc:
-        return _fall_back(keyword, options, exc)
-    return _reconcile(llm, keyword) if options.method() == "hybrid" else llm
+        return _fall_back(await keyword.grade(), options, exc)
+    return _reconcile(llm, await keyword.grade()) if options.method() == "hybrid" else llm
+
+
+async def prepare_async(options: GradeOptions) -> None:
+    """Ready what every LLM grade needs before grading concurrently: checked settings and the model client
+    (ConfigError when they cannot work). Nothing for the keyword path."""
+    if options.method() == "keyword":
+        return
+    from grader.llm_client import aprepare
+
+    await aprepare(_llm_settings(options))
+
+
+class _KeywordGrade:
+    """The keyword grade of an answer graded by a model, computed once, when first awaited, on one helper thread.
+
+    A model's grade needs it for the answer's flags once the model has replied, as the fallback, and for hybrid
+    grading; not before the request is sent, nor at all for a cached grade. Computed inline it would hold the
+    event loop (about a millisecond an answer, some 20 ms for a rubric's first answer, which compiles it) while
+    other answers wait to send their request or read their reply; on a thread the loop can take the GIL back
+    every switch interval. One thread for every answer, so the loop competes for the GIL with one other: it
+    is started late, not as soon as the answer is taken, for the same reason (while a batch sends its first
+    requests, the thread would be compiling the rubrics of all of them).
+    """
+
+    _executor: ClassVar[ThreadPoolExecutor | None] = None
+
+    def __init__(self, rubric: Rubric, answer: str) -> None:
+        self._rubric = rubric
+        self._answer = answer
+        self._future: asyncio.Future[Grade] | None = None
+
+    async def grade(self) -> Grade:
+        import asyncio
+
+        if self._future is None:
+            self._future = asyncio.get_running_loop().run_in_executor(
+                self._thread(), grade_by_keywords, self._rubric, self._answer
+            )
+        return await self._future
+
+    async def answer_flags(self) -> list[str]:
+        return [f for f in (await self.grade()).flags if f in ANSWER_FLAGS]
+
+    @classmethod
+    def _thread(cls) -> ThreadPoolExecutor:
+        if cls._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            cls._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grade-keywords")
+        return cls._executor
 
 
 def _llm_settings(options: GradeOptions) -> LLMSettings:

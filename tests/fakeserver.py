@@ -33,6 +33,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    connection: tuple[str, int] = ("", 0)  # the client's address: one per HTTP connection
 
 
 def chat_reply(content: str, prompt_tokens: int = 100, completion_tokens: int = 50, finish: str = "stop") -> Reply:
@@ -66,6 +67,8 @@ class FakeServer:
     def __init__(self, script: list[Reply]) -> None:
         self.script = list(script)
         self.seen: list[Seen] = []
+        self.in_flight = 0  # requests received and not yet answered
+        self.peak_in_flight = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -94,8 +97,18 @@ class FakeServer:
                 except ValueError:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 with server._lock:
-                    server.seen.append(Seen(time.monotonic(), self.path, dict(self.headers.items()), body))
-                reply = server._next()
+                    server.seen.append(
+                        Seen(time.monotonic(), self.path, dict(self.headers.items()), body, self.client_address)
+                    )
+                    server.in_flight += 1
+                    server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+                try:
+                    self._answer(server._next())
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, reply: Reply) -> None:
                 if reply.hang and server._stop.wait(reply.hang):
                     return
                 if reply.drop:

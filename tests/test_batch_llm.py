@@ -16,6 +16,7 @@ import pytest
 from fakeserver import FakeServer, Reply, chat_reply, error_reply, serve
 from typer.testing import CliRunner
 
+from grader import pipeline
 from grader.bank import load_bank
 from grader.cli import app
 from grader.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
@@ -142,3 +143,34 @@ def test_killed_llm_batch_never_pays_twice_for_a_recorded_grade(tmp_path: Path) 
         assert len(server.seen) - asked == 24 - len(recorded)  # only what was not on disk is asked again
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == 24 == len({line["key"] for line in lines})
+
+
+def test_requests_in_flight_and_connections_never_exceed_the_concurrency(runner: CliRunner, tmp_path: Path) -> None:
+    """More answers are prepared and finished than are with the model; the server never sees more than N."""
+    inputs, out = write_answers(tmp_path / "in.jsonl", 20), tmp_path / "results.jsonl"
+    with serve([verdict_reply(hang=0.15)]) as server:
+        code, summary = run(runner, inputs, out, *llm_args(server, "--concurrency", "3"))
+    assert code == EXIT_OK and summary["graded"] == 20
+    assert len(server.seen) == 20
+    assert server.peak_in_flight == 3
+    assert len({seen.connection for seen in server.seen}) == 3  # kept alive and reused, one per slot
+
+
+def test_the_model_client_is_made_ready_once_and_only_with_work_to_do(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prepared: list[str | None] = []
+    real = pipeline.prepare_async
+
+    async def spy(options: pipeline.GradeOptions) -> None:
+        prepared.append(options.model)
+        await real(options)
+
+    monkeypatch.setattr(pipeline, "prepare_async", spy)
+    inputs, out = write_answers(tmp_path / "in.jsonl", 5), tmp_path / "results.jsonl"
+    with serve([verdict_reply()]) as server:
+        assert run(runner, inputs, out, *llm_args(server, "--concurrency", "2"))[0] == EXIT_OK
+        assert prepared == ["openai/fake"]
+        code, summary = run(runner, inputs, out, *llm_args(server, "--concurrency", "2"))
+    assert code == EXIT_OK and summary["skipped"] == 5
+    assert prepared == ["openai/fake"]  # everything skipped: no client made, no library imported for it

@@ -87,7 +87,12 @@ def batch(
     ] = False,
     concurrency: Annotated[
         int,
-        typer.Option(min=1, max=256, help="Answers graded at once on the LLM path.", rich_help_panel=LLM_PANEL),
+        typer.Option(
+            min=1,
+            max=256,
+            help="Answers with the model at once on the LLM path (requests in flight).",
+            rich_help_panel=LLM_PANEL,
+        ),
     ] = 4,
     mode: ModeOption = None,
     model: ModelOption = None,
