@@ -313,3 +313,28 @@ def test_keyword_path_grades_each_window_by_question_and_loses_nothing(
         assert [r["candidate"] for r in window] == [
             row["candidate"] for row in sorted(expected, key=lambda row: row["question"])
         ]  # the input's window, sorted by question (stable: input order within a question)
+
+
+@pytest.mark.parametrize(
+    ("bad", "code"), [pytest.param(False, EXIT_OK, id="ok"), pytest.param(True, EXIT_PARTIAL, id="partial")]
+)
+def test_installed_command_exits_at_once_with_everything_written(tmp_path: Path, bad: bool, code: int) -> None:
+    """`grade batch` ends its process without the interpreter's teardown (grader.cli.FAST_EXIT): the exit code,
+    the JSON summary on stdout and every results line must still be there."""
+    import os
+    import subprocess
+    import sys
+
+    good = {"ann": {"cicd-3.md": kit("cicd-3")["strong"]}}
+    root = mixed_tree(tmp_path / "answers") if bad else tree(tmp_path / "answers", good)
+    out = tmp_path / "results.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "grader", "--bank", str(REPO), "batch", str(root), "--out", str(out), "--json"],
+        capture_output=True, text=True, check=False, env={**os.environ, "GRADER_HOME": str(tmp_path / "home")},
+    )  # fmt: skip
+    assert done.returncode == code, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["status"] == ("partial" if bad else "ok")
+    records = lines(out)
+    assert len(records) == summary["found"] == (6 if bad else 1)
+    assert out.read_text(encoding="utf-8").endswith("\n")
