@@ -32,13 +32,14 @@ def read_limited(path: str | Path) -> bytes:
     """The bytes of a file, at most one more than MAX_ANSWER_BYTES (enough to tell it is too large).
 
     The read is sized by the file's size: asking for MAX_ANSWER_BYTES + 1 every time allocates a 64 KiB
-    buffer per file, which costs more than reading a typical answer (OSError is left to the caller).
+    buffer per file, which costs more than reading a typical answer (OSError is left to the caller). A file
+    that has more than its size says (it grew, or it is a pipe) is read on, to the limit.
     """
-    with open(path, "rb", buffering=0) as handle:
+    with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         data = handle.read(min(size, MAX_ANSWER_BYTES) + 1)
-        if len(data) > size and len(data) <= MAX_ANSWER_BYTES:  # grew while read: read on, to the limit
-            data += handle.read(MAX_ANSWER_BYTES + 1 - len(data)) or b""
+        if size < len(data) <= MAX_ANSWER_BYTES:
+            data += handle.read(MAX_ANSWER_BYTES + 1 - len(data))
     return data
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import AnswerError
-from grader.intake import MAX_ANSWER_BYTES, decode_answer, read_answer_file, read_answer_stream
+from grader.intake import MAX_ANSWER_BYTES, decode_answer, read_answer_file, read_answer_stream, read_limited
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,43 @@ def test_huge_file_is_not_read_whole(tmp_path: Path) -> None:
 def test_stream_over_the_limit() -> None:
     with pytest.raises(AnswerError, match="limit"):
         read_answer_stream(io.BytesIO(b"a" * (MAX_ANSWER_BYTES + 10)))
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        pytest.param(0, 0, id="empty"),
+        pytest.param(900, 900, id="typical"),
+        pytest.param(MAX_ANSWER_BYTES, MAX_ANSWER_BYTES, id="at-the-limit"),
+        pytest.param(MAX_ANSWER_BYTES + 1, MAX_ANSWER_BYTES + 1, id="one-over"),
+        pytest.param(3 * MAX_ANSWER_BYTES, MAX_ANSWER_BYTES + 1, id="far-over"),
+    ],
+)
+def test_read_limited_reads_the_file_or_one_byte_past_the_limit(tmp_path: Path, size: int, expected: int) -> None:
+    path = tmp_path / "a.md"
+    data = bytes(ord("a") + i % 26 for i in range(size))
+    path.write_bytes(data)
+    assert read_limited(path) == data[:expected]
+
+
+def test_read_limited_reads_a_pipe_whose_size_says_nothing(tmp_path: Path) -> None:
+    """A named pipe reports size 0: what is written to it is read all the same, up to the limit."""
+    import os
+    import threading
+
+    fifo = tmp_path / "answer.md"
+    os.mkfifo(fifo)
+    text = b"We deploy to green, then switch the load balancer. " * 40
+
+    def feed() -> None:
+        with fifo.open("wb") as writer:
+            for start in range(0, len(text), 100):  # in pieces, as a writer process would
+                writer.write(text[start : start + 100])
+                writer.flush()
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        assert read_limited(fifo) == text
+    finally:
+        feeder.join(5)
