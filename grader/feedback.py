@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION, UNVERIFIED_EVIDENCE
+from grader.memo import PerRubric
 from grader.models import ConceptResult, MisconceptionResult, Rubric, StudyItem
 
 MAX_STUDY_ITEMS = 4
@@ -31,19 +32,12 @@ def _study_order(concept: ConceptResult) -> tuple[bool, float]:
     return concept.status != "missing", -concept.weight
 
 
-_STUDY_ITEMS: dict[int, tuple[Rubric, dict[str, StudyItem]]] = {}
+_STUDY_ITEMS: PerRubric[dict[str, StudyItem]] = PerRubric()
 
 
 def _study_items(rubric: Rubric) -> dict[str, StudyItem]:
     """A StudyItem for each concept of the rubric, built once per rubric (they are frozen: grades share them)."""
-    cached = _STUDY_ITEMS.get(id(rubric))
-    if cached is not None and cached[0] is rubric:
-        return cached[1]
-    items = {c.id: _study_item(c.name, c.id, rubric) for c in rubric.concepts}
-    if len(_STUDY_ITEMS) > 256:
-        _STUDY_ITEMS.clear()
-    _STUDY_ITEMS[id(rubric)] = (rubric, items)
-    return items
+    return _STUDY_ITEMS.get(rubric, lambda r: {c.id: _study_item(c.name, c.id, r) for c in r.concepts})
 
 
 def _study_item(name: str, concept_id: str, rubric: Rubric) -> StudyItem:

@@ -9,6 +9,7 @@ from grader import disk_cache
 from grader.feedback import plan_study, summarise
 from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION, detect_injection
 from grader.matching import Hit, Matcher, PatternIndex, Vocabulary, compile_pattern, index_patterns, pattern_vocabulary
+from grader.memo import PerRubric
 from grader.models import Concept, ConceptResult, Grade, MisconceptionResult, Rubric, Status
 from grader.scoring import band_for, compute_score
 from grader.text import DISCLAIMER, NEGATIONS, Document, analyse, phrase_words
@@ -29,18 +30,19 @@ class CompiledRubric:
     vocabulary: Vocabulary
 
 
-_COMPILED: dict[int, CompiledRubric] = {}
+_COMPILED: PerRubric[CompiledRubric] = PerRubric()
 
 
 def compile_rubric(rubric: Rubric) -> CompiledRubric:
-    """Patterns for every keyword of the rubric, memoised per rubric object."""
-    cached = _COMPILED.get(id(rubric))
-    if cached is not None and cached.rubric is rubric:
-        return cached
+    """Patterns for every keyword of the rubric, memoised per rubric object (and on disk, by content)."""
+    return _COMPILED.get(rubric, _compile)
+
+
+def _compile(rubric: Rubric) -> CompiledRubric:
     key = disk_cache.content_key("compiled", rubric.model_dump_json())
     stored = disk_cache.load(key)
     if isinstance(stored, CompiledRubric) and stored.rubric == rubric:
-        return _remember(replace(stored, rubric=rubric))
+        return replace(stored, rubric=rubric)
     groups = [[compile_pattern(k, c.synonyms.get(k, ())) for k in c.keywords] for c in rubric.concepts]
     groups += [[compile_pattern(k) for k in m.keywords] for m in rubric.misconceptions]
     every = [pattern for group in groups for pattern in group]
@@ -53,13 +55,6 @@ def compile_rubric(rubric: Rubric) -> CompiledRubric:
         rubric, index_patterns(every), tuple(slices[:split]), tuple(slices[split:]), pattern_vocabulary(every)
     )
     disk_cache.store(key, compiled)
-    return _remember(compiled)
-
-
-def _remember(compiled: CompiledRubric) -> CompiledRubric:
-    if len(_COMPILED) > 256:
-        _COMPILED.clear()
-    _COMPILED[id(compiled.rubric)] = compiled
     return compiled
 
 

@@ -20,6 +20,7 @@ from grader.feedback import plan_study, summarise
 from grader.flags import UNVERIFIED_EVIDENCE
 from grader.llm_client import LLMSettings, Reply, acomplete, complete
 from grader.llm_prompt import build_messages
+from grader.memo import PerRubric
 from grader.models import ConceptResult, Grade, MisconceptionResult, Question, Rubric, Status, Usage
 from grader.scoring import CREDIT, band_for, compute_score
 
@@ -94,18 +95,17 @@ def verdict_model(rubric: Rubric) -> type[BaseModel]:
     return create_model("GradeVerdict", __config__=_FORBID, **fields)
 
 
-_SCHEMAS: dict[int, tuple[Rubric, type[BaseModel], dict[str, Any]]] = {}
+_SCHEMAS: PerRubric[tuple[type[BaseModel], dict[str, Any]]] = PerRubric()
 
 
 def reply_schema(rubric: Rubric) -> tuple[type[BaseModel], dict[str, Any]]:
     """`verdict_model` and its `response_format`, built once per rubric object (a batch reuses them)."""
-    cached = _SCHEMAS.get(id(rubric))
-    if cached is None or cached[0] is not rubric:
-        if len(_SCHEMAS) > 256:
-            _SCHEMAS.clear()
-        model = verdict_model(rubric)
-        cached = _SCHEMAS[id(rubric)] = (rubric, model, response_format(model))
-    return cached[1], cached[2]
+    return _SCHEMAS.get(rubric, _reply_schema)
+
+
+def _reply_schema(rubric: Rubric) -> tuple[type[BaseModel], dict[str, Any]]:
+    model = verdict_model(rubric)
+    return model, response_format(model)
 
 
 def response_format(model: type[BaseModel]) -> dict[str, Any]:
