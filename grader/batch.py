@@ -281,12 +281,9 @@ def _by_question(items: Iterator[Item]) -> Iterator[Item]:
         window.append(item)
         size += len(item.answer or "")
         if len(window) >= WINDOW_ITEMS or size >= WINDOW_BYTES:
-            window.sort(key=_question_of)
-            yield from window
-            window.clear()
-            size = 0
-    window.sort(key=_question_of)
-    yield from window
+            yield from sorted(window, key=_question_of)
+            window, size = [], 0
+    yield from sorted(window, key=_question_of)
 
 
 def _question_of(item: Item) -> str:

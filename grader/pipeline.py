@@ -67,6 +67,11 @@ class GradeOptions:
         return 0.0 if self.samples == 1 else SAMPLING_TEMPERATURE
 
 
+def answer_flags(grade: Grade) -> list[str]:
+    """The flags of `grade` that are about the answer itself (ANSWER_FLAGS), which every grader reports."""
+    return [flag for flag in grade.flags if flag in ANSWER_FLAGS]
+
+
 def rubric_for(bank: Bank, question: Question) -> Rubric:
     """The question's rubric from the bank; for a question with only a reference answer, one derived from it."""
     if question.reference and not bank.has_rubric(question.id):
@@ -102,8 +107,7 @@ def grade_answer(question: Question, rubric: Rubric, answer: str, options: Grade
     try:
         llm = _lookup(cache, key)
         if llm is None:
-            flags = [f for f in keyword.flags if f in ANSWER_FLAGS]
-            llm = grade_with_llm(question, rubric, answer, settings, options.samples, flags)
+            llm = grade_with_llm(question, rubric, answer, settings, options.samples, answer_flags(keyword))
             _store(cache, key, llm)
     except LLMError as exc:
         return _fall_back(keyword, options, exc)
@@ -184,7 +188,7 @@ class _KeywordGrade:
         return await self._future
 
     async def answer_flags(self) -> list[str]:
-        return [f for f in (await self.grade()).flags if f in ANSWER_FLAGS]
+        return answer_flags(await self.grade())
 
     @classmethod
     def _thread(cls) -> ThreadPoolExecutor:
