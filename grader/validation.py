@@ -15,6 +15,8 @@ from grader.text import phrase_stems
 
 Severity = Literal["error", "warning"]
 MODEL_ANSWER_MIN_SCORE = 7.0  # a model answer should score well on its own rubric
+MAX_ALTERNATIVE_WORDS = 4  # a keyword or synonym longer than this is a sentence, not a way of naming a concept
+MAX_CONCEPT_ALTERNATIVES = 40  # keywords + synonyms of one concept; more means it is fitted to answers
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ def check_rubric(rubric: Rubric, path: str) -> list[Problem]:
                 problems.append(
                     Problem(path, f"concepts.{index}.synonyms.{key}", "synonyms of a keyword that is not listed")
                 )
+    problems.extend(_check_alternatives(rubric, path))
     if not rubric.draft:
         from grader.keyword_grader import grade_by_keywords
 
@@ -104,6 +107,55 @@ def check_rubric(rubric: Rubric, path: str) -> list[Problem]:
             problems.append(
                 Problem(path, "model_answer", f"scores only {score}/10 on its own rubric; add keywords", "warning")
             )
+    return problems
+
+
+def _alternative_stems(text: str) -> tuple[str, ...]:
+    return tuple(phrase_stems(text.replace("...", " ")))
+
+
+def _check_alternatives(rubric: Rubric, path: str) -> list[Problem]:
+    """Warnings about alternatives fitted to answers rather than naming a concept: synonyms that repeat their
+    keyword, alternatives longer than MAX_ALTERNATIVE_WORDS words, concepts with more than
+    MAX_CONCEPT_ALTERNATIVES alternatives, and a phrase that credits two concepts of the rubric."""
+    problems: list[Problem] = []
+    owner: dict[tuple[str, ...], int] = {}  # stems of an alternative -> the first concept that has it
+    for index, concept in enumerate(rubric.concepts):
+        where = f"concepts.{index}"
+        alternatives = list(concept.keywords)
+        for key, synonyms in concept.synonyms.items():
+            own = _alternative_stems(key)
+            for synonym in synonyms:
+                if _alternative_stems(synonym) == own:
+                    problems.append(
+                        Problem(path, f"{where}.synonyms.{key}", f"synonym '{synonym}' repeats its keyword", "warning")
+                    )
+            alternatives.extend(synonyms)
+        if len(alternatives) > MAX_CONCEPT_ALTERNATIVES:
+            problems.append(
+                Problem(
+                    path, where,
+                    f"{len(alternatives)} keywords and synonyms (more than {MAX_CONCEPT_ALTERNATIVES}): keep the ones "
+                    "any competent answer would use",
+                    "warning",
+                )
+            )
+        for text in alternatives:
+            stems = _alternative_stems(text)
+            if len(stems) > MAX_ALTERNATIVE_WORDS:
+                problems.append(
+                    Problem(
+                        path, where, f"'{text}' is longer than {MAX_ALTERNATIVE_WORDS} words: name the idea, "
+                        "not a sentence of an answer", "warning",
+                    )
+                )
+            first = owner.setdefault(stems, index)
+            if first != index and stems:
+                problems.append(
+                    Problem(
+                        path, where, f"'{text}' also credits concept '{rubric.concepts[first].id}'", "warning"
+                    )
+                )
     return problems
 
 
