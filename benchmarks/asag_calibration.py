@@ -5,7 +5,7 @@
 It grades the labelled file (default ../shared/data/asag-dev.jsonl, Mohler et al. 2011) on the keyword path
 and prints pearson / spearman / qwk / mae / rmse:
 
-- in-sample, with the shipped defaults of grader.reference.ReferenceSettings;
+- in-sample, with the shipped defaults of grader.keyword.reference.ReferenceSettings;
 - held-out: nested cross-validation BY QUESTION GROUP. The records are split into folds (by default by
   assignment, the part of `qid` before the first dot; `--folds question` leaves one question out at a time).
   For each fold every parameter (peer share, number of peer terms, peer feedback, curve) is chosen on the
@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from grader.calibration import (
+from grader.calibration.core import (
     Agreement,
     LabelledRecord,
     agreement,
@@ -35,8 +35,8 @@ from grader.calibration import (
     read_labelled,
     scale_step,
 )
+from grader.keyword.reference import DEFAULT_SETTINGS, ReferenceSettings
 from grader.pipeline import GradeOptions
-from grader.reference import DEFAULT_SETTINGS, ReferenceSettings
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "asag-dev.jsonl"
 PEER_SHARES = (0.5, 0.7, 0.85, 0.95)
@@ -88,7 +88,7 @@ def fold_of(record: LabelledRecord, how: str) -> str:
 
 
 def pooled_pearson(records: Sequence[LabelledRecord], scores: Sequence[float], rows: list[int]) -> float:
-    from grader.calibration import pearson
+    from grader.calibration.core import pearson
 
     value = pearson([scores[i] for i in rows], [records[i].human for i in rows])
     return value if value is not None else -1.0

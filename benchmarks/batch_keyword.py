@@ -108,8 +108,8 @@ def profile(tree: Path, out: Path) -> None:
     import cProfile
     import pstats
 
-    from grader.bank import load_bank
-    from grader.batch import run_batch
+    from grader.bank.loader import load_bank
+    from grader.cohort.batch import run_batch
 
     bank = load_bank(REPO)
     profiler = cProfile.Profile()
@@ -124,8 +124,8 @@ def profile(tree: Path, out: Path) -> None:
 def overhead(tree: Path, out: Path) -> None:
     """The batch machinery alone: the same run with the grader replaced by a lookup of a ready grade."""
     from grader import pipeline
-    from grader.bank import load_bank
-    from grader.batch import run_batch
+    from grader.bank.loader import load_bank
+    from grader.cohort.batch import run_batch
 
     bank = load_bank(REPO)
     ready: dict[str, object] = {}

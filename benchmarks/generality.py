@@ -31,8 +31,8 @@ from typing import Any
 
 import yaml
 
-from grader.bank import Bank, load_bank
-from grader.keyword_grader import grade_by_keywords
+from grader.bank.loader import Bank, load_bank
+from grader.keyword.grader import grade_by_keywords
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ANSWERS = REPO / "benchmarks" / "generality" / "answers.yaml"

@@ -35,10 +35,10 @@ KINDS = ("strong", "strong_alt", "partial", "weak")
 COLD_COMPILE = """
 import sys, time
 from pathlib import Path
-from grader.bank import load_bank
+from grader.bank.loader import load_bank
 rubric = load_bank(Path(sys.argv[1])).rubric(sys.argv[2])
 started = time.process_time()
-from grader.keyword_grader import compile_rubric
+from grader.keyword.grader import compile_rubric
 imported = time.process_time()
 compile_rubric(rubric)
 print(imported - started, time.process_time() - imported)
@@ -78,10 +78,10 @@ def per_answer(run: Callable[[], object], answers: int, repeat: int) -> float:
 
 
 def report(title: str, answers: list[tuple[str, str]], repeat: int) -> None:
-    from grader.bank import load_bank
-    from grader.keyword_grader import compile_rubric, grade_by_keywords
-    from grader.matching import Matcher
-    from grader.text import analyse
+    from grader.bank.loader import load_bank
+    from grader.keyword.grader import compile_rubric, grade_by_keywords
+    from grader.keyword.matcher import Matcher
+    from grader.keyword.text import analyse
 
     bank = load_bank(REPO)
     rubrics = {q: bank.rubric(q) for q, _ in answers}
@@ -118,10 +118,10 @@ def report(title: str, answers: list[tuple[str, str]], repeat: int) -> None:
 
 
 def compile_times(repeat: int) -> None:
-    from grader import text
-    from grader.bank import load_bank
-    from grader.keyword_grader import _COMPILED, compile_rubric
-    from grader.matching import compile_phrase
+    from grader.bank.loader import load_bank
+    from grader.keyword import text
+    from grader.keyword.grader import _COMPILED, compile_rubric
+    from grader.keyword.matcher import compile_phrase
 
     bank = load_bank(REPO)
     rubrics = [bank.rubric(q) for q in sorted(bank.questions) if bank.has_rubric(q)]
@@ -148,7 +148,7 @@ def compile_times(repeat: int) -> None:
         cold_import.append(seconds[0] * 1000)
         cold_compile.append(seconds[1] * 1000)
     print(f"compile_rubric {statistics.median(cold_compile):.1f} ms cold in a fresh process (median of "
-          f"{len(cold_compile)} rubrics; importing grader.keyword_grader took {statistics.median(cold_import):.0f} "
+          f"{len(cold_compile)} rubrics; importing grader.keyword.grader took {statistics.median(cold_import):.0f} "
           f"ms), {warm:.1f} ms in-process with the text memos emptied")
 
 
@@ -167,8 +167,8 @@ def main() -> None:
         import cProfile
         import pstats
 
-        from grader.bank import load_bank
-        from grader.keyword_grader import grade_by_keywords
+        from grader.bank.loader import load_bank
+        from grader.keyword.grader import grade_by_keywords
 
         bank = load_bank(REPO)
         rubrics = {q: bank.rubric(q) for q, _ in answers}

@@ -7,18 +7,18 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from grader.bank import Bank
+from grader.bank.loader import Bank
 from grader.errors import ConfigError, LLMError, StorageError
 from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION
-from grader.keyword_grader import grade_by_keywords as grade_by_rubric_keywords
+from grader.keyword.grader import grade_by_keywords as grade_by_rubric_keywords
 from grader.models import Disagreement, Grade, Question, Rubric
 
 if TYPE_CHECKING:
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
-    from grader.llm_cache import GradeCache
-    from grader.llm_client import LLMSettings
+    from grader.llm.cache import GradeCache
+    from grader.llm.client import LLMSettings
 
 Mode = Literal["auto", "keyword", "llm", "hybrid"]
 SAMPLING_TEMPERATURE = 0.7  # used when several samples are asked for and no temperature is given
@@ -75,15 +75,15 @@ def answer_flags(grade: Grade) -> list[str]:
 def rubric_for(bank: Bank, question: Question) -> Rubric:
     """The question's rubric from the bank; for a question with only a reference answer, one derived from it."""
     if question.reference and not bank.has_rubric(question.id):
-        from grader.reference import bank_stats, derive_rubric  # only banks with reference-only questions
+        from grader.keyword.reference import bank_stats, derive_rubric  # only banks with reference-only questions
 
         return derive_rubric(question, stats=bank_stats(bank.questions.values()))
     return bank.rubric(question.id)
 
 
 def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
-    """The offline grader: a derived rubric's key terms (grader.reference), else the rubric's keywords."""
-    reference = sys.modules.get("grader.reference")  # a derived rubric exists only once it was imported
+    """The offline grader: a derived rubric's key terms (grader.keyword.reference), else the rubric's keywords."""
+    reference = sys.modules.get("grader.keyword.reference")  # a derived rubric exists only once it was imported
     if reference is not None and isinstance(rubric, reference.DerivedRubric):
         return reference.grade_by_reference(rubric, answer)
     return grade_by_rubric_keywords(rubric, answer)
@@ -101,7 +101,7 @@ def grade_answer(question: Question, rubric: Rubric, answer: str, options: Grade
     if options.method() == "keyword":
         return keyword
     settings = _llm_settings(options)
-    from grader.llm_grader import grade_with_llm
+    from grader.llm.grader import grade_with_llm
 
     cache, key = _open_cache(rubric, answer, options)
     try:
@@ -132,7 +132,7 @@ async def grade_answer_async(
     settings = _llm_settings(options)
     import asyncio
 
-    from grader.llm_grader import agrade_with_llm
+    from grader.llm.grader import agrade_with_llm
 
     keyword = _KeywordGrade(rubric, answer)
     cache, key = _open_cache(rubric, answer, options)
@@ -154,7 +154,7 @@ async def prepare_async(options: GradeOptions) -> None:
     (ConfigError when they cannot work). Nothing for the keyword path."""
     if options.method() == "keyword":
         return
-    from grader.llm_client import aprepare
+    from grader.llm.client import aprepare
 
     await aprepare(_llm_settings(options))
 
@@ -201,7 +201,7 @@ class _KeywordGrade:
 
 def _llm_settings(options: GradeOptions) -> LLMSettings:
     options.check()
-    from grader.llm_client import LLMSettings, ensure_installed
+    from grader.llm.client import LLMSettings, ensure_installed
 
     settings = LLMSettings(
         model=options.model or "",
@@ -218,8 +218,8 @@ def _llm_settings(options: GradeOptions) -> LLMSettings:
 def _open_cache(rubric: Rubric, answer: str, options: GradeOptions) -> tuple[GradeCache | None, str]:
     if not options.use_cache:
         return None, ""
-    from grader.llm_cache import GradeCache, cache_key
-    from grader.llm_prompt import PROMPT_VERSION
+    from grader.llm.cache import GradeCache, cache_key
+    from grader.llm.prompt import PROMPT_VERSION
 
     key = cache_key(
         model=options.model or "",

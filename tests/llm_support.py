@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grader.bank import load_bank
+from grader.bank.loader import load_bank
 from grader.models import Question, Rubric
 from grader.pipeline import GradeOptions
 

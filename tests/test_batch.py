@@ -1,4 +1,4 @@
-"""Batch grading on the keyword path: results lines, error lines, resume, exit codes (grader.batch, `grade batch`)."""
+"""Batch grading on the keyword path: results lines, error lines, resume, exit codes (grader.cohort.batch, `grade batch`)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from grader.bank import Bank, load_bank
-from grader.batch import BatchSummary, Outcome, run_batch
+from grader.bank.loader import Bank, load_bank
 from grader.cli import app
 from grader.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_PARTIAL, EXIT_STORAGE, EXIT_USAGE
+from grader.cohort.batch import BatchSummary, Outcome, run_batch
+from grader.cohort.results import ResultsWriter, graded_keys, iter_records
 from grader.errors import StorageError
 from grader.models import Grade
-from grader.results import ResultsWriter, graded_keys, iter_records
 
 REPO = Path(__file__).resolve().parent.parent
 KIT = REPO / "tests" / "kit"
@@ -295,7 +295,7 @@ def test_keyword_path_grades_each_window_by_question_and_loses_nothing(
 ) -> None:
     """Items are graded in windows, each in order of question (rubric tables stay in the CPU caches); every item
     is still graded exactly once, whatever the window boundaries."""
-    monkeypatch.setattr("grader.batch.WINDOW_ITEMS", 4)
+    monkeypatch.setattr("grader.cohort.batch.WINDOW_ITEMS", 4)
     questions = ["security-3", "cicd-3", "cicd-1"]
     rows = [
         {"candidate": f"c{n:02d}", "question": questions[n % 3], "answer": kit(questions[n % 3])["partial"] + f" ({n})"}

@@ -1,4 +1,4 @@
-"""Finding batch items in folders, answer files, JSONL and CSV (grader.batch_inputs)."""
+"""Finding batch items in folders, answer files, JSONL and CSV (grader.cohort.inputs)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch_inputs import UNKNOWN, Item, count_items, discover, input_kind, split_front_matter
+from grader.cohort.inputs import UNKNOWN, Item, count_items, discover, input_kind, split_front_matter
 from grader.intake import MAX_ANSWER_BYTES
 
 REPO = Path(__file__).resolve().parent.parent

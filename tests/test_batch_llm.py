@@ -17,10 +17,10 @@ from fakeserver import FakeServer, Reply, chat_reply, error_reply, serve
 from typer.testing import CliRunner
 
 from grader import pipeline
-from grader.bank import load_bank
+from grader.bank.loader import load_bank
 from grader.cli import app
 from grader.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
-from grader.llm_grader import response_format, verdict_model
+from grader.llm.grader import response_format, verdict_model
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTION = "cicd-3"

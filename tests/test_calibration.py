@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from grader.calibration import (
+from grader.calibration.core import (
     CalibrationMapping,
     LabelledDataError,
     agreement,
@@ -141,7 +141,7 @@ def test_unusable_mapping_is_a_config_error(tmp_path: Path, content: str | None,
     ],
 )
 def test_bad_records_name_their_line(tmp_path: Path, line: str, message: str) -> None:
-    from grader.bank import load_bank
+    from grader.bank.loader import load_bank
 
     good = json.dumps({"question": "q", "reference": "r", "answer": "a", "score": 1, "max_score": 5})
     path = tmp_path / "bad.jsonl"

@@ -1,4 +1,4 @@
-"""Cohort concept coverage from results lines (grader.coverage) and `grade coverage`."""
+"""Cohort concept coverage from results lines (grader.cohort.coverage) and `grade coverage`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from grader.cli import app
 from grader.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_STORAGE
-from grader.coverage import candidate_summaries, cohort_of, natural_key, question_summaries
+from grader.cohort.coverage import candidate_summaries, cohort_of, natural_key, question_summaries
 
 CONCEPTS = (("switch", "Traffic switch", 3.0), ("canary", "Gradual canary", 2.0), ("flags", "Feature flags", 1.0))
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from grader import disk_cache
-from grader.bank import load_bank
-from grader.keyword_grader import _COMPILED, grade_by_keywords
+from grader.bank.loader import load_bank
+from grader.keyword.grader import _COMPILED, grade_by_keywords
 
 REPO = Path(__file__).resolve().parent.parent
 ANSWER = (REPO / "examples" / "answers" / "cicd-3.md").read_text(encoding="utf-8")

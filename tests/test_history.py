@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import history
 from grader.errors import StorageError
-from grader.history import (
+from grader.models import ConceptResult, Grade, Question
+from grader.practice import history
+from grader.practice.history import (
     UnknownAttemptError,
     count_attempts,
     export_attempts,
@@ -29,7 +30,6 @@ from grader.history import (
     open_history,
     record_attempt,
 )
-from grader.models import ConceptResult, Grade, Question
 from grader.scoring import band_for, compute_score
 
 QUESTION = Question(id="cicd-3", category="cicd", text="How do you handle blue-green or canary deployments?")
@@ -242,7 +242,7 @@ def test_history_path_that_is_a_folder(grader_home: Path) -> None:
 
 WRITER = """
 import sys, time
-from grader.history import record_attempt
+from grader.practice.history import record_attempt
 from grader.models import ConceptResult, Grade, Question
 question = Question(id="cicd-3", category="cicd", text="q")
 grade = Grade(question_id="cicd-3", score=5, band="fair", method="keyword",

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from grader.cli import app
 from grader.cli.common import EXIT_STORAGE, EXIT_USAGE
-from grader.history import history_path, list_attempts
+from grader.practice.history import history_path, list_attempts
 
 GOOD = (
     "We keep two identical environments and switch traffic at the load balancer once the new one passes "

@@ -10,9 +10,9 @@ import yaml
 from fakeserver import chat_reply, serve
 from typer.testing import CliRunner
 
-from grader.bank import load_bank
+from grader.bank.importer import clean_title, parse_markdown, read_markdown, slugify
+from grader.bank.loader import load_bank
 from grader.cli import app
-from grader.importer import clean_title, parse_markdown, read_markdown, slugify
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO.parent / "shared" / "seed" / "devops-interview-questions.md"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.keyword_grader import grade_by_keywords
+from grader.keyword.grader import grade_by_keywords
 from grader.models import Concept, Misconception, Rubric
 
 RUBRIC = Rubric(

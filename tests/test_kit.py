@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader.bank import Bank, load_bank
-from grader.keyword_grader import grade_by_keywords
+from grader.bank.loader import Bank, load_bank
+from grader.keyword.grader import grade_by_keywords
 from grader.models import Grade
 
 KIT_DIR = Path(__file__).parent / "kit"

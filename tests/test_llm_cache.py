@@ -13,7 +13,7 @@ from llm_support import BANK, GOOD_ANSWER, QUESTION_ID, llm_options, question_an
 from typer.testing import CliRunner
 
 from grader.cli import app
-from grader.llm_cache import CACHE_FILE, GradeCache, cache_key
+from grader.llm.cache import CACHE_FILE, GradeCache, cache_key
 from grader.models import Grade
 from grader.pipeline import grade_answer
 

@@ -1,4 +1,4 @@
-"""The openai transport of grader.llm_client against a local fake server: the request it posts is the one the
+"""The openai transport of grader.llm.client against a local fake server: the request it posts is the one the
 SDK's typed `chat.completions.create` would send, and the reply is read from plain JSON."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import asyncio
 import pytest
 from fakeserver import Reply, chat_reply, serve
 
-from grader.llm_client import LLMSettings, _sdk_request, _sync_client, acomplete, complete
-from grader.llm_failures import CallError
+from grader.llm.client import LLMSettings, _sdk_request, _sync_client, acomplete, complete
+from grader.llm.failures import CallError
 
 MESSAGES = [
     {"role": "system", "content": "You grade answers."},

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from grader.cli import app
 from grader.errors import LLMError
-from grader.llm_client import GRACE
+from grader.llm.client import GRACE
 from grader.pipeline import grade_answer, grade_answer_async
 
 CLIENTS = [pytest.param("openai", id="openai-sdk"), pytest.param("litellm", id="litellm")]

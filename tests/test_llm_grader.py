@@ -15,9 +15,9 @@ from llm_support import (
     verdict,
 )
 
-from grader.evidence import locate_quote
 from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION, UNVERIFIED_EVIDENCE
-from grader.llm_client import LLMSettings, cost_of, is_local
+from grader.llm.client import LLMSettings, cost_of, is_local
+from grader.llm.evidence import locate_quote
 from grader.pipeline import grade_answer, grade_answer_async
 from grader.scoring import compute_score
 

@@ -11,8 +11,8 @@ from llm_support import BANK, GOOD_ANSWER, QUESTION_ID, verdict
 from typer.testing import CliRunner
 
 from grader.cli import app
-from grader.llm_cache import CACHE_FILE
-from grader.llm_failures import redact
+from grader.llm.cache import CACHE_FILE
+from grader.llm.failures import redact
 
 FAKE_KEY = "sk-test-FAKE0123456789abcdefSECRET"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from grader.matching import Matcher, compile_pattern, pattern_vocabulary
-from grader.text import analyse
+from grader.keyword.matcher import Matcher, compile_pattern, pattern_vocabulary
+from grader.keyword.text import analyse
 
 
 def matches(keyword: str, answer: str, synonyms: tuple[str, ...] = ()) -> bool:

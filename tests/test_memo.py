@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.bank import load_bank
+from grader.bank.loader import load_bank
 from grader.memo import PerRubric
 from grader.models import Rubric
 

@@ -24,12 +24,13 @@ import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from grader import keyword_grader, text
-from grader.bank import Bank, load_bank
-from grader.keyword_grader import compile_rubric, grade_by_keywords
-from grader.matching import MIN_TYPO_LENGTH, Matcher
+from grader.bank.loader import Bank, load_bank
+from grader.keyword import grader as keyword_grader
+from grader.keyword import text
+from grader.keyword.grader import compile_rubric, grade_by_keywords
+from grader.keyword.matcher import MIN_TYPO_LENGTH, Matcher
+from grader.keyword.text import analyse
 from grader.models import Concept, Misconception, Rubric
-from grader.text import analyse
 
 REPO = Path(__file__).resolve().parent.parent
 KIT_DIR = Path(__file__).parent / "kit"
@@ -91,8 +92,8 @@ def cases(bank: Bank) -> list[tuple[str, str]]:
 GRADE_ALL = """
 import hashlib, json, sys
 from pathlib import Path
-from grader.bank import load_bank
-from grader.keyword_grader import grade_by_keywords
+from grader.bank.loader import load_bank
+from grader.keyword.grader import grade_by_keywords
 bank = load_bank(Path(sys.argv[1]))
 digest = hashlib.sha256()
 for question_id, answer in json.loads(sys.stdin.read()):
@@ -149,7 +150,7 @@ def test_evidence_is_quoted_verbatim(frozen_bank: Path) -> None:
 
 
 def test_find_all_agrees_with_find(frozen_bank: Path) -> None:
-    """The indexed path (`find_all`) and the plain one (`find`, what grader.reference uses) give the same hits."""
+    """The indexed path (`find_all`) and the plain one (`find`, what grader.keyword.reference uses) give the same hits."""
     bank = bank_copy(frozen_bank)
     hits = 0
     for question_id, answer in cases(bank):

@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 from grader.cli import app
 from grader.cli.answer_box import StreamSource, countdown
 from grader.feedback import plan_study, summarise
-from grader.history import Attempt, list_attempts
 from grader.models import ConceptResult, Grade
-from grader.practice import choose_next, follow_up_concept, follow_up_round, question_mastery
+from grader.practice.history import Attempt, list_attempts
+from grader.practice.picks import choose_next, follow_up_concept, follow_up_round, question_mastery
 from grader.scoring import band_for, compute_score
 
 
@@ -276,7 +276,7 @@ def test_practice_picks_the_weakest_from_saved_history(
 
 
 def test_practice_no_save_touches_no_history(runner: CliRunner) -> None:
-    from grader.history import history_path
+    from grader.practice.history import history_path
 
     result = run(runner, "-c", "cicd", "--no-save", input=GOOD + "\n.\nq\n")
     assert result.exit_code == 0, result.stderr

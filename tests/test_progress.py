@@ -11,11 +11,11 @@ import yaml
 from practice_bank import QUESTIONS, RUBRICS
 from typer.testing import CliRunner
 
-from grader.bank import Bank
+from grader.bank.loader import Bank
 from grader.cli import app
-from grader.history import Attempt
 from grader.models import ConceptResult, Grade
-from grader.progress import compute_progress
+from grader.practice.history import Attempt
+from grader.practice.progress import compute_progress
 from grader.scoring import CREDIT, band_for, compute_score
 
 KIT_DIR = Path(__file__).parent / "kit"
@@ -195,7 +195,7 @@ def test_progress_from_known_grades_through_the_cli(runner: CliRunner) -> None:
     assert report["plan"], "the partial answer leaves concepts to study"
     weakest = min(row["latest"] for row in report["concepts"])
     assert concepts[(report["plan"][0]["question_id"], report["plan"][0]["concept_id"])]["latest"] == weakest
-    from grader.bank import load_bank
+    from grader.bank.loader import load_bank
 
     rubric = load_bank().rubric(report["plan"][0]["question_id"])
     described = {c.id: c.description for c in rubric.concepts}

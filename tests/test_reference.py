@@ -8,11 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from grader.bank import load_bank
+from grader.bank.loader import load_bank
 from grader.cli import app
-from grader.models import Grade, Question, Rubric
-from grader.pipeline import GradeOptions, grade_answer, rubric_for
-from grader.reference import (
+from grader.keyword.reference import (
     DEFAULT_SETTINGS,
     DerivedRubric,
     ReferenceSettings,
@@ -22,6 +20,8 @@ from grader.reference import (
     derive_rubric,
     grade_by_reference,
 )
+from grader.models import Grade, Question, Rubric
+from grader.pipeline import GradeOptions, grade_answer, rubric_for
 
 PROTOTYPE = Question(
     id="cs-1",

@@ -1,4 +1,4 @@
-"""Batch reports: self-contained HTML with the heatmap, Markdown, CSV (grader.report)."""
+"""Batch reports: self-contained HTML with the heatmap, Markdown, CSV (grader.cohort.report)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from test_coverage import error, graded
 
-from grader.coverage import Cohort, cohort_of
-from grader.report import render_csv, render_html, render_markdown, report_format, write_report
+from grader.cohort.coverage import Cohort, cohort_of
+from grader.cohort.report import render_csv, render_html, render_markdown, report_format, write_report
 
 
 def cohort() -> Cohort:

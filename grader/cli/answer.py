@@ -76,13 +76,13 @@ def answer(
     )
     mapping = None
     if calibration is not None:  # read before the answer: a bad mapping file fails fast (exit 5)
-        from grader.calibration import load_mapping
+        from grader.calibration.core import load_mapping
 
         mapping = load_mapping(calibration)
     title = bank.titles.get(q.category)
     interactive = file is None and not editor and sys.stdin.isatty()
     if not json_output or interactive:
-        from grader.render import question_view  # rich is imported only where a view is printed
+        from grader.cli.views.grade import question_view  # rich is imported only where a view is printed
 
         (err if json_output else out).print(question_view(q, title))
     text = _read_answer(file, editor, interactive, q.text)
@@ -92,11 +92,11 @@ def answer(
     if json_output:
         write_json(grade.model_dump_json(indent=2))
     else:
-        from grader.render import grade_view
+        from grader.cli.views.grade import grade_view
 
         out.print(grade_view(grade, rubric.model_answer if show_model_answer else None))
     if not no_save:  # after the output: a history problem never hides the feedback (it still exits 7)
-        from grader.history import record_attempt
+        from grader.practice.history import record_attempt
 
         record_attempt(q, text, grade)
 

@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-    from grader.batch import Outcome
-    from grader.coverage import CandidateSummary, QuestionSummary
+    from grader.cohort.batch import Outcome
+    from grader.cohort.coverage import CandidateSummary, QuestionSummary
 
 
 OUTPUT_PANEL = "Output"
@@ -104,8 +104,8 @@ def batch(
     config: ConfigOption = None,
 ) -> None:
     """Grade every answer in INPUTS into a results file; run it again to resume where it stopped."""
-    from grader.batch import run_batch
-    from grader.batch_inputs import count_items
+    from grader.cohort.batch import run_batch
+    from grader.cohort.inputs import count_items
     from grader.settings import resolve_options
 
     _check_paths(inputs, results, reports or [])
@@ -138,7 +138,7 @@ def batch(
     if json_output:
         write_json(json.dumps(summary.as_dict(), indent=2))
     elif not quiet:
-        from grader.render_batch import summary_view
+        from grader.cli.views.batch import summary_view
 
         out.print(summary_view(summary))
     raise typer.Exit(EXIT_FOR_STATUS[summary.status])
@@ -170,9 +170,9 @@ def coverage(
     json_output: Annotated[bool, typer.Option("--json", help="Print coverage as JSON.")] = False,
 ) -> None:
     """Concept coverage in a results file: what most candidates miss, each candidate's weakest concepts."""
-    from grader.coverage import candidate_summaries, cohort_of, question_summaries
-    from grader.report import report_format, write_report
-    from grader.results import iter_records
+    from grader.cohort.coverage import candidate_summaries, cohort_of, question_summaries
+    from grader.cohort.report import report_format, write_report
+    from grader.cohort.results import iter_records
 
     for report in reports or []:
         if report_format(report) is None:
@@ -192,14 +192,14 @@ def coverage(
     if json_output:
         write_json(json.dumps(_coverage_json(questions, candidates, top), indent=2))
         return
-    from grader.render_batch import coverage_view
+    from grader.cli.views.batch import coverage_view
 
     out.print(coverage_view(questions, candidates, top))
 
 
 def _check_paths(inputs: list[Path], results: Path, reports: list[Path]) -> None:
     """Usage errors before grading: unreadable input types, --out among the inputs, unknown report types."""
-    from grader.batch_inputs import input_kind
+    from grader.cohort.inputs import input_kind
 
     for path in inputs:
         if input_kind(path) is None:
@@ -209,7 +209,7 @@ def _check_paths(inputs: list[Path], results: Path, reports: list[Path]) -> None
     if results.is_dir():
         fail(f"{results}: --out is a folder; give a file such as results.jsonl", EXIT_USAGE)
     if reports:
-        from grader.report import report_format  # only when asked for: it costs 10 ms of start-up
+        from grader.cohort.report import report_format  # only when asked for: it costs 10 ms of start-up
 
         for report in reports:
             if report_format(report) is None:
@@ -217,8 +217,8 @@ def _check_paths(inputs: list[Path], results: Path, reports: list[Path]) -> None
 
 
 def _write_report(results: Path, report: Path) -> None:
-    from grader.coverage import load_cohort
-    from grader.report import write_report
+    from grader.cohort.coverage import load_cohort
+    from grader.cohort.report import write_report
 
     write_report(load_cohort(results), report)
 

@@ -63,7 +63,7 @@ out: Any = LazyConsole(highlight=False, soft_wrap=False)
 err: Any = LazyConsole(stderr=True, highlight=False)
 
 if TYPE_CHECKING:
-    from grader.bank import Bank
+    from grader.bank.loader import Bank
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -76,7 +76,7 @@ class AppState:
 
     def bank(self) -> Bank:
         if self._bank is None:
-            from grader.bank import load_bank  # pydantic and YAML only for commands that read the bank
+            from grader.bank.loader import load_bank  # pydantic and YAML only for commands that read the bank
 
             self._bank = load_bank(self.bank_dir)
         return self._bank

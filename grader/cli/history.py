@@ -11,7 +11,7 @@ import typer
 from grader.cli.common import EXIT_USAGE, fail, friendly, out, state, write_json
 
 if TYPE_CHECKING:
-    from grader.history import Attempt
+    from grader.practice.history import Attempt
 
 DEFAULT_LAST = 20
 
@@ -32,14 +32,14 @@ def list_history(
     """List saved attempts, newest last. Where they live: GRADER_HOME/history.db."""
     if ctx.invoked_subcommand is not None:
         return
-    from grader.history import count_attempts, list_attempts
+    from grader.practice.history import count_attempts, list_attempts
 
     question_id = state(ctx).bank().question(question).id if question else None
     attempts = list_attempts(question_id, last=last)
     if json_output:
         write_json("[" + ",\n".join(a.model_dump_json(indent=2) for a in attempts) + "]")
         return
-    from grader.render_history import attempts_table
+    from grader.cli.views.history import attempts_table
 
     out.print(attempts_table(attempts, count_attempts(question_id)))
 
@@ -53,7 +53,7 @@ def show_attempt(
     show_model_answer: Annotated[bool, typer.Option("--show-model-answer", help="Show the model answer.")] = False,
 ) -> None:
     """Show one attempt again: the question, your answer and its full feedback."""
-    from grader.history import UnknownAttemptError, get_attempt
+    from grader.practice.history import UnknownAttemptError, get_attempt
 
     try:
         attempt = get_attempt(attempt_id)
@@ -62,7 +62,7 @@ def show_attempt(
     if json_output:
         write_json(attempt.model_dump_json(indent=2))
         return
-    from grader.render_history import attempt_view
+    from grader.cli.views.history import attempt_view
 
     prompt, model_answer = _prompt_of(ctx, attempt)
     out.print(attempt_view(attempt, prompt, model_answer if show_model_answer else None))
@@ -75,8 +75,8 @@ def progress(
     json_output: Annotated[bool, typer.Option("--json", help="Print the progress as JSON.")] = False,
 ) -> None:
     """Mastery per category and concept (latest, best, trend), concepts missed most, and a study plan."""
-    from grader.history import list_attempts
-    from grader.progress import compute_progress
+    from grader.practice.history import list_attempts
+    from grader.practice.progress import compute_progress
 
     bank = state(ctx).bank()
     if category is not None and category not in bank.titles:
@@ -85,7 +85,7 @@ def progress(
     if json_output:
         write_json(report.model_dump_json(indent=2))
         return
-    from grader.render_history import progress_view
+    from grader.cli.views.history import progress_view
 
     out.print(progress_view(report))
 
@@ -98,7 +98,7 @@ def export(
     ] = None,
 ) -> None:
     """Export every attempt as JSONL: one JSON object a line, oldest first."""
-    from grader.history import export_attempts, export_to_file
+    from grader.practice.history import export_attempts, export_to_file
 
     if output is None or str(output) == "-":
         export_attempts(sys.stdout.write)

@@ -20,9 +20,9 @@ from grader.cli.options import (
 
 if TYPE_CHECKING:
     from grader.cli.answer_box import AnswerSource, Typed
-    from grader.history import Attempt, Source
     from grader.models import Grade, Question, Rubric
     from grader.pipeline import GradeOptions
+    from grader.practice.history import Attempt, Source
 
 
 @friendly
@@ -55,7 +55,7 @@ def practice(
     On a terminal, submit an answer with Ctrl-D (or Esc then Enter). From a pipe, an answer ends at a line '.'.
     """
     from grader.cli.answer_box import StreamSource, TerminalSource
-    from grader.practice import practice_pool
+    from grader.practice.picks import practice_pool
     from grader.settings import resolve_options
 
     bank = state(ctx).bank()
@@ -98,13 +98,13 @@ class _Session:
     unsaved: list[Attempt] = field(default_factory=list)  # with --no-save, this session's answers steer picks
 
     def run(self) -> int:
-        from grader.practice import choose_next
+        from grader.practice.picks import choose_next
 
         while True:
             pick = choose_next(self.questions, self.rubrics, self._attempts(), avoid=self.practised)
             if pick is None:
                 return self._end()
-            from grader.render_history import pick_view
+            from grader.cli.views.history import pick_view
 
             question = pick.question
             out.print(pick_view(pick, self.bank_titles.get(question.category), self.limit_minutes))
@@ -117,8 +117,8 @@ class _Session:
 
     def _follow_ups(self, question: Question, grade: Grade) -> bool:
         """Offer the follow-up of each missed concept in turn; False when the user quits."""
-        from grader.practice import follow_up_concept, follow_up_round
-        from grader.render_history import follow_up_view
+        from grader.cli.views.history import follow_up_view
+        from grader.practice.picks import follow_up_concept, follow_up_round
 
         rubric = self.rubrics[question.id]
         offered: set[str] = set()
@@ -141,8 +141,8 @@ class _Session:
 
     def _round(self, question: Question, rubric: Rubric, source: Source) -> Grade | None:
         """Read, grade, show and save one answer; None when nothing was typed (the session ends)."""
+        from grader.cli.views.grade import grade_view
         from grader.pipeline import grade_answer
-        from grader.render import grade_view
 
         typed = self._read()
         if not typed.text:
@@ -170,11 +170,11 @@ class _Session:
 
     def _save(self, question: Question, typed: Typed, grade: Grade, source: Source) -> None:
         if self.save:
-            from grader.history import record_attempt
+            from grader.practice.history import record_attempt
 
             record_attempt(question, typed.text, grade, source=source, elapsed_seconds=round(typed.seconds, 1))
             return
-        from grader.history import make_attempt
+        from grader.practice.history import make_attempt
 
         self.unsaved.append(
             make_attempt(
@@ -190,7 +190,7 @@ class _Session:
     def _attempts(self) -> list[Attempt]:
         if not self.save:
             return list(self.unsaved)
-        from grader.history import list_attempts
+        from grader.practice.history import list_attempts
 
         return list_attempts()
 

@@ -20,7 +20,7 @@ def list_questions(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the questions, optionally of one category."""
-    from grader.render import questions_table
+    from grader.cli.views.grade import questions_table
 
     bank = state(ctx).bank()
     if category is not None and category not in bank.titles:
@@ -44,7 +44,7 @@ def show_question(
     """Show one question, its concepts and follow-up questions."""
     from rich.text import Text
 
-    from grader.render import question_view
+    from grader.cli.views.grade import question_view
 
     bank = state(ctx).bank()
     question = bank.question(question_id)
@@ -78,12 +78,12 @@ def import_questions(
     ] = None,
 ) -> None:
     """Import a Markdown list of questions as a bank: questions plus draft rubrics to review."""
+    from grader.bank.importer import import_questions as run_import
     from grader.cli.common import EXIT_CONFIG, EXIT_PARTIAL, err
-    from grader.importer import import_questions as run_import
 
     settings = None
     if draft_rubrics:
-        from grader.importer import llm_settings
+        from grader.bank.importer import llm_settings
         from grader.settings import resolve_options
 
         options = resolve_options(mode="llm", model=model, api_base=api_base, timeout=timeout, config=config)

@@ -23,7 +23,7 @@ def check(
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> None:
     """Validate every question and rubric; print `file: field: message` for each problem."""
-    from grader.validation import check_bank
+    from grader.bank.validation import check_bank
 
     root = directory if directory is not None else state(ctx).bank().root
     if root.name == "rubrics" and not (root / "questions").is_dir():

@@ -8,10 +8,10 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from grader.bank import RUBRICS_DIR, Model, question_files, read_yaml, validation_errors
+from grader.bank.loader import RUBRICS_DIR, Model, question_files, read_yaml, validation_errors
 from grader.errors import BankError
+from grader.keyword.text import phrase_stems
 from grader.models import QuestionFile, Rubric
-from grader.text import phrase_stems
 
 Severity = Literal["error", "warning"]
 MODEL_ANSWER_MIN_SCORE = 7.0  # a model answer should score well on its own rubric
@@ -100,7 +100,7 @@ def check_rubric(rubric: Rubric, path: str) -> list[Problem]:
                 )
     problems.extend(_check_alternatives(rubric, path))
     if not rubric.draft:
-        from grader.keyword_grader import grade_by_keywords
+        from grader.keyword.grader import grade_by_keywords
 
         score = grade_by_keywords(rubric, rubric.model_answer).score
         if score < MODEL_ANSWER_MIN_SCORE:

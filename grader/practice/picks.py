@@ -12,9 +12,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from grader.bank import Bank
-from grader.history import Attempt
+from grader.bank.loader import Bank
 from grader.models import Concept, Grade, Question, Rubric, Status
+from grader.practice.history import Attempt
 from grader.scoring import CREDIT
 
 

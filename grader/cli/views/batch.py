@@ -6,9 +6,9 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from grader.batch import BatchSummary
-from grader.coverage import CandidateSummary, QuestionSummary
-from grader.render import STATUS_STYLE
+from grader.cli.views.grade import STATUS_STYLE
+from grader.cohort.batch import BatchSummary
+from grader.cohort.coverage import CandidateSummary, QuestionSummary
 
 STATUS_LINE = {"ok": "green", "partial": "yellow", "failed": "red", "empty": "red"}
 

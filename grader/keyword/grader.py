@@ -7,12 +7,21 @@ from functools import lru_cache
 
 from grader import disk_cache
 from grader.feedback import plan_study, summarise
-from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION, detect_injection
-from grader.matching import Hit, Matcher, PatternIndex, Vocabulary, compile_pattern, index_patterns, pattern_vocabulary
+from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION
+from grader.keyword.injection import detect_injection
+from grader.keyword.matcher import (
+    Hit,
+    Matcher,
+    PatternIndex,
+    Vocabulary,
+    compile_pattern,
+    index_patterns,
+    pattern_vocabulary,
+)
+from grader.keyword.text import DISCLAIMER, NEGATIONS, Document, analyse, phrase_words
 from grader.memo import PerRubric
 from grader.models import Concept, ConceptResult, Grade, MisconceptionResult, Rubric, Status
 from grader.scoring import band_for, compute_score
-from grader.text import DISCLAIMER, NEGATIONS, Document, analyse, phrase_words
 
 NEGATION_WINDOW = 5  # words before a misconception's match that can negate it
 STUFFED_LIST_SHARE = 0.5  # share of words in list-like fragments that makes an answer a keyword list

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Literal
 
 from grader import pipeline
-from grader.bank import Bank
-from grader.batch_inputs import Item, discover
+from grader.bank.loader import Bank
+from grader.cohort.inputs import Item, discover
+from grader.cohort.results import ResultsWriter, answer_key, error_line, graded_keys, graded_line
 from grader.errors import AnswerError, BankError, ConfigError, GraderError, LLMError, UnknownQuestionError
 from grader.models import Grade, Question, Rubric
-from grader.results import ResultsWriter, answer_key, error_line, graded_keys, graded_line
 
 KEYWORD_SYNC_EVERY = 0.2  # seconds between fsyncs on the keyword path (a kill loses nothing either way)
 # The keyword path grades the items in windows of this many items (or this much answer text), each window in

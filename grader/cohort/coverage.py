@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.batch_inputs import UNKNOWN
+from grader.cohort.inputs import UNKNOWN
+from grader.cohort.results import iter_records
 from grader.models import Status
-from grader.results import iter_records
 from grader.scoring import CREDIT
 
 Pair = tuple[str, str]  # (candidate, question_id)

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from grader.coverage import (
+from grader.cohort.coverage import (
     CandidateSummary,
     Cohort,
     QuestionSummary,

@@ -17,7 +17,7 @@ from typing import NamedTuple, TypeVar
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from grader.text import Document, read_phrase, stem
+from grader.keyword.text import Document, read_phrase, stem
 
 MAX_GAP = 1  # extra words tolerated between the words of a phrase
 MIN_TYPO_LENGTH = 7  # shorter words are never typo-corrected
@@ -69,7 +69,7 @@ def compile_phrase(text: str) -> Phrase | None:
         return None
     # abbreviations that expand to several words are not typo targets
     plain = tuple((word, parts[0]) for word, parts in zip(words, word_stems, strict=True) if len(parts) == 1)
-    # the words written as one (`roll back` -> `rollback`), as grader.text.joined_stem
+    # the words written as one (`roll back` -> `rollback`), as grader.keyword.text.joined_stem
     joined = stem("".join(words)) if 2 <= len(words) <= 3 and not any("'" in word for word in words) else None
     tied = tuple(links)
     rest = tuple((wanted, (1,) if tie else _LOOSE_STEPS) for wanted, tie in zip(stems[1:], tied, strict=True))

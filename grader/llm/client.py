@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
 
 from grader.errors import ConfigError
-from grader.llm_failures import CallError, classify, describe_endpoint
+from grader.llm.failures import CallError, classify, describe_endpoint
 
 Client = Literal["auto", "litellm", "openai"]
 OPENAI_PREFIX = "openai/"

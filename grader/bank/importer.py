@@ -20,12 +20,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader.errors import BankError, LLMError, StorageError
+from grader.keyword.reference import REFERENCE_STOP
+from grader.keyword.text import FUNCTION_WORDS, phrase_stems
 from grader.models import Concept, Misconception, Rubric
-from grader.reference import REFERENCE_STOP
-from grader.text import FUNCTION_WORDS, phrase_stems
 
 if TYPE_CHECKING:
-    from grader.llm_client import LLMSettings
+    from grader.llm.client import LLMSettings
     from grader.pipeline import GradeOptions
 
 DEFAULT_CATEGORY = "General"
@@ -234,7 +234,7 @@ class RubricDraft(_Strict):
 
 def llm_settings(options: GradeOptions) -> LLMSettings:
     """The model call settings for drafting (temperature 0), checked to be installed."""
-    from grader.llm_client import LLMSettings, ensure_installed
+    from grader.llm.client import LLMSettings, ensure_installed
 
     settings = LLMSettings(
         model=options.model or "",
@@ -249,7 +249,7 @@ def llm_settings(options: GradeOptions) -> LLMSettings:
 
 def draft_rubric(question_id: str, text: str, category: str, settings: LLMSettings) -> Rubric:
     """A rubric drafted by the model (marked draft). Raises LLMError when the call or its reply is unusable."""
-    from grader.llm_client import complete
+    from grader.llm.client import complete
 
     messages = [
         {"role": "system", "content": DRAFT_SYSTEM.format(category=category, begin=BEGIN, end=END)},

@@ -15,11 +15,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from grader.errors import LLMError
-from grader.evidence import locate_quote
 from grader.feedback import plan_study, summarise
 from grader.flags import UNVERIFIED_EVIDENCE
-from grader.llm_client import LLMSettings, Reply, acomplete, complete
-from grader.llm_prompt import build_messages
+from grader.llm.client import LLMSettings, Reply, acomplete, complete
+from grader.llm.evidence import locate_quote
+from grader.llm.prompt import build_messages
 from grader.memo import PerRubric
 from grader.models import ConceptResult, Grade, MisconceptionResult, Question, Rubric, Status, Usage
 from grader.scoring import CREDIT, band_for, compute_score

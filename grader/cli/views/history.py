@@ -10,10 +10,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader.history import Attempt
-from grader.practice import Pick
-from grader.progress import Progress
-from grader.render import BAND_STYLE, grade_view
+from grader.cli.views.grade import BAND_STYLE, grade_view
+from grader.practice.history import Attempt
+from grader.practice.picks import Pick
+from grader.practice.progress import Progress
 
 SPARKS = "▁▂▃▄▅▆▇█"
 

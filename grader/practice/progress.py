@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from grader.bank import Bank
+from grader.bank.loader import Bank
 from grader.errors import BankError
-from grader.history import Attempt
 from grader.models import Concept, Rubric, Status
+from grader.practice.history import Attempt
 from grader.scoring import CREDIT
 
 MAX_MOST_MISSED = 5

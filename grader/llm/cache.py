@@ -107,6 +107,6 @@ class GradeCache:
 
 
 def _prompt_version() -> str:
-    from grader.llm_prompt import PROMPT_VERSION
+    from grader.llm.prompt import PROMPT_VERSION
 
     return PROMPT_VERSION

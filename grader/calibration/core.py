@@ -25,11 +25,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from grader.bank import Bank
+from grader.bank.loader import Bank
 from grader.errors import AnswerError, ConfigError, StorageError
+from grader.keyword.reference import DEFAULT_SETTINGS, ReferenceSettings, TermStats, derive_rubric
 from grader.models import Grade, Question, Rubric
 from grader.pipeline import GradeOptions, grade_answer, rubric_for
-from grader.reference import DEFAULT_SETTINGS, ReferenceSettings, TermStats, derive_rubric
 
 STEPS = (1.0, 0.5, 0.25, 0.2, 0.1, 0.05, 0.01)
 EXCERPT = 160

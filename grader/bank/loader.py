@@ -18,8 +18,9 @@ from grader.models import Question, QuestionFile, Rubric
 QUESTIONS_DIR = "questions"
 RUBRICS_DIR = "rubrics"
 BANK_ENV = "GRADER_BANK"
-_PACKAGED = Path(__file__).resolve().parent / "_bank"
-_SOURCE_TREE = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # grader/
+_PACKAGED = _PACKAGE / "_bank"
+_SOURCE_TREE = _PACKAGE.parent
 Model = TypeVar("Model", bound=BaseModel)
 
 

@@ -28,11 +28,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import Levenshtein
 
 from grader.feedback import plan_study
-from grader.flags import PROMPT_INJECTION, detect_injection
-from grader.matching import Matcher, Pattern, compile_pattern, pattern_vocabulary
+from grader.flags import PROMPT_INJECTION
+from grader.keyword.injection import detect_injection
+from grader.keyword.matcher import Matcher, Pattern, compile_pattern, pattern_vocabulary
+from grader.keyword.text import analyse
 from grader.models import Concept, ConceptResult, Grade, Question, Rubric
 from grader.scoring import MAX_SCORE, band_for, compute_score
-from grader.text import analyse
 
 # Grammatical words only. Unlike text.FUNCTION_WORDS this keeps words that carry meaning in short technical
 # answers ("not", "once", "all", "first", "before", "each"): measured on asag-dev, the shorter list does better.
