@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from grader.calibration.core import (
+from grader.calibration import (
     Agreement,
     LabelledRecord,
     agreement,
@@ -88,7 +88,7 @@ def fold_of(record: LabelledRecord, how: str) -> str:
 
 
 def pooled_pearson(records: Sequence[LabelledRecord], scores: Sequence[float], rows: list[int]) -> float:
-    from grader.calibration.core import pearson
+    from grader.calibration import pearson
 
     value = pearson([scores[i] for i in rows], [records[i].human for i in rows])
     return value if value is not None else -1.0

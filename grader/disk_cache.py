@@ -23,7 +23,10 @@ from typing import Any
 from grader.paths import grader_home
 
 CACHE_DIR = "cache"
-_SOURCES = ("models.py", "keyword/text.py", "keyword/matcher.py", "keyword/grader.py", "disk_cache.py")
+_SOURCES = (
+    "models.py", "keyword/text.py", "keyword/patterns.py", "keyword/vocabulary.py", "keyword/matcher.py",
+    "keyword/grader.py", "disk_cache.py",
+)
 
 
 @cache

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Status = Literal["covered", "partial", "missing"]
-Method = Literal["keyword", "llm", "hybrid"]
+Method = Literal["keyword", "reference", "llm", "hybrid"]  # which grader produced the grade
 Slug = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", min_length=1, max_length=64)
 
 
@@ -83,7 +83,13 @@ class Misconception(_Strict):
 
 
 class Rubric(_Strict):
-    """How one question is graded. `draft: true` marks a machine-drafted rubric awaiting human review."""
+    """How one question is graded. `draft: true` marks a machine-drafted rubric awaiting human review.
+
+    `method` names the offline grader that reads it: a written rubric is graded by its keywords; a rubric derived
+    from a reference answer (`grader.keyword.reference.DerivedRubric`) by its key terms.
+    """
+
+    method: ClassVar[Literal["keyword", "reference"]] = "keyword"
 
     question_id: str = Slug
     version: int = Field(default=1, ge=1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -82,10 +81,13 @@ def rubric_for(bank: Bank, question: Question) -> Rubric:
 
 
 def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
-    """The offline grader: a derived rubric's key terms (grader.keyword.reference), else the rubric's keywords."""
-    reference = sys.modules.get("grader.keyword.reference")  # a derived rubric exists only once it was imported
-    if reference is not None and isinstance(rubric, reference.DerivedRubric):
-        return reference.grade_by_reference(rubric, answer)
+    """The offline grader the rubric names (`Rubric.method`): its key terms for a rubric derived from a reference
+    answer, else its keywords."""
+    if rubric.method == "reference":
+        from grader.keyword.reference import DerivedRubric, grade_by_reference
+
+        if isinstance(rubric, DerivedRubric):
+            return grade_by_reference(rubric, answer)
     return grade_by_rubric_keywords(rubric, answer)
 
 

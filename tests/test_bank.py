@@ -121,7 +121,7 @@ def test_wheel_ships_the_bank_and_finds_it_outside_the_checkout(tmp_path: Path) 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     probe = subprocess.run(
-        [sys.executable, "-c", "from grader.bank.loader import load_bank; b = load_bank(); print(b.root, len(b.questions))"],
+        [sys.executable, "-c", "from grader import load_bank; b = load_bank(); print(b.root, len(b.questions))"],
         capture_output=True,
         text=True,
         cwd=elsewhere,

@@ -1,4 +1,4 @@
-"""Batch grading on the keyword path: results lines, error lines, resume, exit codes (grader.cohort.batch, `grade batch`)."""
+"""Batch grading on the keyword path: results lines, error lines, resume, exit codes (`grade batch`)."""
 
 from __future__ import annotations
 

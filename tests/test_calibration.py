@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from grader.calibration.core import (
+from grader.calibration import (
     CalibrationMapping,
     LabelledDataError,
     agreement,

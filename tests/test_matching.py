@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from grader.keyword.matcher import Matcher, compile_pattern, pattern_vocabulary
+from grader.keyword.matcher import Matcher
+from grader.keyword.patterns import compile_pattern, index_patterns
 from grader.keyword.text import analyse
+from grader.keyword.vocabulary import pattern_vocabulary
 
 
 def matches(keyword: str, answer: str, synonyms: tuple[str, ...] = ()) -> bool:
     pattern = compile_pattern(keyword, synonyms)
     matcher = Matcher(analyse(answer), pattern_vocabulary([pattern]))
-    return bool(matcher.find(pattern))
+    return bool(matcher.find(index_patterns([pattern])))
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from grader.keyword.reference import (
 )
 from grader.models import Grade, Question, Rubric
 from grader.pipeline import GradeOptions, grade_answer, rubric_for
+from grader.scoring import compute_score
 
 PROTOTYPE = Question(
     id="cs-1",
@@ -189,8 +190,11 @@ def test_pipeline_derives_and_routes_reference_questions(reference_bank: Path) -
     rubric = rubric_for(bank, question)
     assert isinstance(rubric, DerivedRubric)
     grade = grade_answer(question, rubric, "It simulates the software product.", GradeOptions(mode="keyword"))
-    assert grade.method == "keyword" and 0 < grade.score < 10
+    assert grade.method == "reference" and 0 < grade.score < 10
     assert {c.id for c in grade.concepts} == {c.id for c in rubric.concepts}
+    # the score follows from the grade's own verdicts, on the rubric's curve, in scoring.py
+    assert grade.score == compute_score(grade.concepts, grade.misconceptions, grade.flags, curve=rubric.curve)
+    assert grade.score != compute_score(grade.concepts, grade.misconceptions, grade.flags)
 
 
 def test_hand_written_rubrics_still_win(bank_dir: Path) -> None:

@@ -76,7 +76,7 @@ def answer(
     )
     mapping = None
     if calibration is not None:  # read before the answer: a bad mapping file fails fast (exit 5)
-        from grader.calibration.core import load_mapping
+        from grader.calibration import load_mapping
 
         mapping = load_mapping(calibration)
     title = bank.titles.get(q.category)

@@ -19,7 +19,7 @@ from grader.cli.options import (
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from grader.calibration.core import Agreement, CalibrationReport
+    from grader.calibration import Agreement, CalibrationReport
 
 
 
@@ -58,8 +58,8 @@ def calibrate(
     config: ConfigOption = None,
 ) -> None:
     """Grade every labelled answer and report pearson, spearman, qwk, mae and rmse against the human scores."""
-    from grader.calibration.core import calibrate as run_calibration
-    from grader.calibration.core import load_mapping, save_mapping
+    from grader.calibration import calibrate as run_calibration
+    from grader.calibration import load_mapping, save_mapping
     from grader.settings import resolve_options
 
     if fit is not None and calibration is not None:

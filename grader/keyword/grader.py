@@ -9,16 +9,10 @@ from grader import disk_cache
 from grader.feedback import plan_study, summarise
 from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION
 from grader.keyword.injection import detect_injection
-from grader.keyword.matcher import (
-    Hit,
-    Matcher,
-    PatternIndex,
-    Vocabulary,
-    compile_pattern,
-    index_patterns,
-    pattern_vocabulary,
-)
+from grader.keyword.matcher import Hit, Matcher
+from grader.keyword.patterns import PatternIndex, compile_pattern, index_patterns
 from grader.keyword.text import DISCLAIMER, NEGATIONS, Document, analyse, phrase_words
+from grader.keyword.vocabulary import Vocabulary, pattern_vocabulary
 from grader.memo import PerRubric
 from grader.models import Concept, ConceptResult, Grade, MisconceptionResult, Rubric, Status
 from grader.scoring import band_for, compute_score
@@ -71,7 +65,7 @@ def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
     """Grade `answer` against `rubric` by matching concept and misconception keywords."""
     compiled = compile_rubric(rubric)
     doc = analyse(answer)
-    found = Matcher(doc, compiled.vocabulary).find_indexed(compiled.index)  # pattern -> sentence -> hit
+    found = Matcher(doc, compiled.vocabulary).find(compiled.index)  # pattern -> sentence -> hit
     list_like = [sentence.list_like for sentence in doc.sentences]
     concepts: list[ConceptResult] = []
     matched_tokens: set[int] = set()

@@ -8,10 +8,10 @@ the words they share are added too: a peer answer counts more the more of the re
 reference included — is learnt without any human score.
 
 Every key term becomes a concept whose weight is its share of the score; an answer covers a term when it
-uses the word (any inflection, one-letter typos, abbreviations expanded). The weighted share covered is
-computed by `grader.scoring.compute_score`; because human graders give full marks to an answer that makes
-the reference's point without every word of it, the score is that share on a concave curve:
-`score = 10 * (share / 10) ** curve` (documented, and `curve=1` gives the plain share).
+uses the word (any inflection, one-letter typos, abbreviations expanded). The score is computed by
+`grader.scoring.compute_score` from those verdicts on the derived rubric's concave curve (human graders give
+full marks to an answer that makes the reference's point without every word of it): `10 * (share / 10) ** curve`.
+Grades say `method="reference"`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import Levenshtein
@@ -30,8 +30,10 @@ from rapidfuzz.distance import Levenshtein
 from grader.feedback import plan_study
 from grader.flags import PROMPT_INJECTION
 from grader.keyword.injection import detect_injection
-from grader.keyword.matcher import Matcher, Pattern, compile_pattern, pattern_vocabulary
-from grader.keyword.text import analyse
+from grader.keyword.matcher import Hit, Matcher
+from grader.keyword.patterns import compile_pattern, index_patterns
+from grader.keyword.text import Document, analyse
+from grader.keyword.vocabulary import pattern_vocabulary
 from grader.models import Concept, ConceptResult, Grade, Question, Rubric
 from grader.scoring import MAX_SCORE, band_for, compute_score
 
@@ -77,6 +79,7 @@ class KeyTerm(BaseModel):
 class DerivedRubric(Rubric):
     """A rubric derived from a reference answer: one concept per key term; graded by `grade_by_reference`."""
 
+    method: ClassVar[Literal["keyword", "reference"]] = "reference"
     derived_from: Literal["reference"] = "reference"
     curve: float = Field(default=DEFAULT_SETTINGS.curve, gt=0, le=1)
     terms: tuple[KeyTerm, ...] = ()
@@ -259,17 +262,19 @@ def grade_by_reference(rubric: DerivedRubric, answer: str) -> Grade:
     """Grade `answer` by the key terms of a derived rubric; every concept cites the sentence that uses it."""
     patterns = [compile_pattern(concept.keywords[0]) for concept in rubric.concepts]
     doc = analyse(answer)
-    matcher = Matcher(doc, pattern_vocabulary(patterns))
-    concepts = [_verdict(concept, pattern, matcher) for concept, pattern in zip(rubric.concepts, patterns, strict=True)]
+    found = Matcher(doc, pattern_vocabulary(patterns)).find(index_patterns(patterns))
+    concepts = [
+        _verdict(concept, _first_hit(found.get(number)), doc) for number, concept in enumerate(rubric.concepts)
+    ]
     flags = [PROMPT_INJECTION] if detect_injection(answer) else []
-    share = compute_score(concepts, [], flags)
-    score = round(MAX_SCORE * (share / MAX_SCORE) ** rubric.curve, 1)
+    share = compute_score(concepts, [], flags)  # for the summary: the plain share the curve is applied to
+    score = compute_score(concepts, [], flags, curve=rubric.curve)
     from_reference = {t.concept_id for t in rubric.terms if t.source == "reference"}
     return Grade(
         question_id=rubric.question_id,
         score=score,
         band=band_for(score),
-        method="keyword",
+        method="reference",
         concepts=concepts,
         flags=flags,
         feedback=_summary(concepts, from_reference, share, score, rubric.curve),
@@ -278,11 +283,14 @@ def grade_by_reference(rubric: DerivedRubric, answer: str) -> Grade:
     )
 
 
-def _verdict(concept: Concept, pattern: Pattern, matcher: Matcher) -> ConceptResult:
-    doc = matcher.doc
-    hits = matcher.find(pattern)
-    if hits:
-        first, last, sentence = hits[0].first, hits[0].last, hits[0].sentence
+def _first_hit(hits: dict[int, Hit] | None) -> Hit | None:
+    """The hit in the first sentence that has one."""
+    return hits[min(hits)] if hits else None
+
+
+def _verdict(concept: Concept, hit: Hit | None, doc: Document) -> ConceptResult:
+    if hit is not None:
+        first, last, sentence = hit.first, hit.last, hit.sentence
     else:
         typo = _misspelt(concept.keywords[0], doc.words)
         if typo is None:
@@ -292,7 +300,7 @@ def _verdict(concept: Concept, pattern: Pattern, matcher: Matcher) -> ConceptRes
     evidence = doc.sentence_text(sentence, tokens=(first, last))
     return ConceptResult(
         id=concept.id, name=concept.name, weight=concept.weight, status="covered", evidence=evidence,
-        matched=[pattern.label], reason=None if hits else f"spelt '{doc.words[first]}'",
+        matched=[concept.keywords[0]], reason=None if hit is not None else f"spelt '{doc.words[first]}'",
     )
 
 

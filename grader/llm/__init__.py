@@ -1,0 +1,3 @@
+"""The LLM grader: `client` (requests with deadlines and retries), `failures` (why a request failed), `prompt`
+(templates and the fenced answer), `grader` (verdict schema, strict parse, scoring in code), `evidence` (checking
+quotes against the answer), `cache` (grades already paid for). Nothing here is imported on the keyword path."""

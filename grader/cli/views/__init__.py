@@ -1,0 +1,1 @@
+"""Rich views of grades, batches and the history. They build renderables; the commands print them."""
