@@ -102,7 +102,7 @@ def grade_answer(question: Question, rubric: Rubric, answer: str, options: Grade
     keyword = grade_by_keywords(rubric, answer)
     if options.method() == "keyword":
         return keyword
-    settings = _llm_settings(options)
+    settings = llm_settings(options)
     from grader.llm.grader import grade_with_llm
 
     cache, key = _open_cache(rubric, answer, options)
@@ -131,7 +131,7 @@ async def grade_answer_async(
     options = options or GradeOptions()
     if options.method() == "keyword":
         return grade_by_keywords(rubric, answer)
-    settings = _llm_settings(options)
+    settings = llm_settings(options)
     import asyncio
 
     from grader.llm.grader import agrade_with_llm
@@ -158,7 +158,7 @@ async def prepare_async(options: GradeOptions) -> None:
         return
     from grader.llm.client import aprepare
 
-    await aprepare(_llm_settings(options))
+    await aprepare(llm_settings(options))
 
 
 class _KeywordGrade:
@@ -201,7 +201,9 @@ class _KeywordGrade:
         return cls._executor
 
 
-def _llm_settings(options: GradeOptions) -> LLMSettings:
+def llm_settings(options: GradeOptions, *, temperature: float | None = None) -> LLMSettings:
+    """The model call settings `options` give (checked, and the client checked to be installed); `temperature`
+    overrides the sampling temperature (drafting rubrics asks for 0)."""
     options.check()
     from grader.llm.client import LLMSettings, ensure_installed
 
@@ -210,7 +212,7 @@ def _llm_settings(options: GradeOptions) -> LLMSettings:
         api_base=options.api_base,
         timeout=options.timeout,
         max_retries=options.max_retries,
-        temperature=options.sampling_temperature(),
+        temperature=options.sampling_temperature() if temperature is None else temperature,
         client=options.client,
     )
     ensure_installed(settings)

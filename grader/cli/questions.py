@@ -81,16 +81,19 @@ def import_questions(
     from grader.bank.importer import import_questions as run_import
     from grader.cli.common import EXIT_CONFIG, EXIT_PARTIAL, err
 
-    settings = None
+    draft = None
     if draft_rubrics:
-        from grader.bank.importer import llm_settings
+        from functools import partial
+
+        from grader.llm.drafting import draft_rubric
+        from grader.pipeline import llm_settings
         from grader.settings import resolve_options
 
         options = resolve_options(mode="llm", model=model, api_base=api_base, timeout=timeout, config=config)
         if not options.model:
             fail("--draft-rubrics needs a model: set --model or GRADER_MODEL", EXIT_CONFIG)
-        settings = llm_settings(options)
-    result = run_import(source, out_dir, force=force, draft_with=settings)
+        draft = partial(draft_rubric, settings=llm_settings(options, temperature=0.0))
+    result = run_import(source, out_dir, force=force, draft=draft)
     for question_id, reason in result.failed:
         err.print(f"warning: {question_id}: kept the skeleton: {reason}", markup=False, highlight=False)
     drafted = f", {len(result.drafted)} drafted by the model" if draft_rubrics else ""
