@@ -117,7 +117,6 @@ def test_llm_mode_without_a_model_stops_before_grading(runner: CliRunner, tmp_pa
     assert not out.exists()
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def settled_count(server: FakeServer, quiet: float = 0.3, limit: float = 5.0) -> int:
     """How many requests the server has seen, once no new one has come for `quiet` seconds."""
     deadline = time.monotonic() + limit
@@ -130,6 +129,7 @@ def settled_count(server: FakeServer, quiet: float = 0.3, limit: float = 5.0) ->
     return count
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
 def test_killed_llm_batch_never_pays_twice_for_a_recorded_grade(tmp_path: Path) -> None:
     inputs, out = write_answers(tmp_path / "in.jsonl", 24), tmp_path / "results.jsonl"
     env = {**os.environ, "GRADER_BANK": str(REPO), "GRADER_HOME": str(tmp_path)}

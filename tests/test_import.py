@@ -15,7 +15,7 @@ from grader.bank.loader import load_bank
 from grader.cli import app
 
 REPO = Path(__file__).resolve().parent.parent
-SEED = REPO.parent / "shared" / "seed" / "devops-interview-questions.md"
+SEED = Path(__file__).parent / "data" / "devops-interview-questions.md"  # the seed list, as it arrived
 
 DRAFT = {
     "concepts": [
