@@ -94,6 +94,9 @@ class Rubric(_Strict):
     question_id: str = Slug
     version: int = Field(default=1, ge=1)
     draft: bool = False
+    # The question asks for an experience ("Describe a time when...", "Tell me about an incident..."): an answer
+    # should tell what happened, and only its statements of what happened count as about the question.
+    story: bool = False
     concepts: list[Concept] = Field(min_length=1)
     misconceptions: list[Misconception] = Field(default_factory=list)
     model_answer: str = Field(min_length=1)
@@ -144,6 +147,18 @@ class Disagreement(BaseModel):
     note: str
 
 
+class Scale(BaseModel):
+    """How the weighted share of concepts covered becomes a 0-10 score (see grader.scoring): an S-shaped curve
+    (`midpoint`: the share that scores 5; `steepness`), or a power curve (`exponent`: 10 * share ** exponent)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    shape: Literal["s", "power"]
+    midpoint: float = 0.5
+    steepness: float = 1.0
+    exponent: float = 1.0
+
+
 class Grade(BaseModel):
     """The result of grading one answer; `score` is always computed from `concepts` and `misconceptions`."""
 
@@ -163,6 +178,11 @@ class Grade(BaseModel):
     usage: Usage | None = None
     confidence: float | None = None
     disagreements: list[Disagreement] = Field(default_factory=list)
+    # How the score follows from the verdicts (grader.scoring.compute_score): the scale (None: 10 x the plain
+    # share, as grades saved before scales were), and the share of the answer about this question when the grader
+    # measured it (the keyword grader does).
+    scale: Scale | None = None
+    relevance: float | None = None
     # Set only when a calibration mapping (`--calibration FILE`) was applied: `score` mapped onto the human
     # scale the mapping was fitted on (0..calibrated_max). `score` itself stays the computed 0-10 score.
     calibrated_score: float | None = None

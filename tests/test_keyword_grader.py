@@ -6,6 +6,7 @@ import pytest
 
 from grader.keyword.grader import grade_by_keywords
 from grader.models import Concept, Misconception, Rubric
+from grader.scoring import RUBRIC_SCALE, concept_share, curve
 
 RUBRIC = Rubric(
     question_id="demo-1",
@@ -87,10 +88,12 @@ def test_concept_status(answer: str, expected: dict[str, str]) -> None:
 
 def test_score_is_weighted_credit() -> None:
     result = grade("We run blue-green with identical environments. I have heard of canary releases being used too.")
-    # switch covered (3) + canary partial (2 * 0.5) of 6 -> 6.7
-    assert result.score == pytest.approx(6.7)
+    # switch covered (3) + canary partial (2 * 0.5) of 6: a share of 2/3, on the rubric scale
+    assert concept_share(result.concepts) == pytest.approx(4 / 6)
+    assert result.score == round(10 * curve(4 / 6, RUBRIC_SCALE), 1) == 9.7
+    assert result.scale == RUBRIC_SCALE and result.relevance == 1.0
     assert result.method == "keyword"
-    assert result.band == "fair"
+    assert result.band == "excellent"
 
 
 def test_evidence_is_the_answers_own_sentence() -> None:

@@ -19,7 +19,7 @@ from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION, UNVERIFIED_EVIDENCE
 from grader.llm.client import LLMSettings, cost_of, is_local
 from grader.llm.evidence import locate_quote
 from grader.pipeline import grade_answer, grade_answer_async
-from grader.scoring import compute_score
+from grader.scoring import RUBRIC_SCALE, compute_score, curve
 
 
 def grade(replies: list[str], answer: str = GOOD_ANSWER, **overrides: object):
@@ -123,8 +123,8 @@ def test_the_models_own_score_is_ignored() -> None:
     result, _ = grade([verdict(switch=("partial", QUOTE_SWITCH), rollback=("missing", ""), score=10, total=10)])
     assert result.method == "llm"
     assert result.score == compute_score(result.concepts, result.misconceptions, result.flags)
-    assert result.score == pytest.approx(10 * (2 * 0.5) / 3, abs=0.05)
-    assert result.band == "weak"
+    assert result.score == round(10 * curve((2 * 0.5) / 3, RUBRIC_SCALE), 1)  # a share of 1/3 on the rubric scale
+    assert result.band == "fair"
 
 
 def test_verdicts_keep_reasons_and_feed_the_study_plan() -> None:

@@ -202,8 +202,9 @@ def test_follow_up_round_grades_one_concept() -> None:
 
 REPO = Path(__file__).resolve().parent.parent
 SECURITY_GOOD = (
-    "Secrets live in Vault, never in Git or images; pods get short-lived dynamic credentials through the "
-    "Kubernetes auth method, access is least privilege per service, every read is audited, and we rotate keys."
+    "Every image is scanned with Trivy in CI and the build fails on fixable criticals; the registry is rescanned "
+    "nightly because new CVEs appear for what is already running. We rank findings by CVSS and exploitability, "
+    "patch criticals within seven days, and rebuild images from patched base images instead of patching in place."
 )
 
 

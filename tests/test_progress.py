@@ -37,7 +37,7 @@ def attempt(n: int, qid: str, source: str = "answer", **statuses: str) -> Attemp
         ConceptResult(id=cid, name=weights[cid].name, weight=weights[cid].weight, status=status)  # type: ignore[arg-type]
         for cid, status in statuses.items()
     ]
-    score = compute_score(results)
+    score = compute_score(results, scale=None)  # the plain share, so that the tables below read easily
     grade = Grade(question_id=qid, score=score, band=band_for(score), method="keyword", concepts=results)
     return Attempt(
         id=n,

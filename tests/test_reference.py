@@ -193,8 +193,9 @@ def test_pipeline_derives_and_routes_reference_questions(reference_bank: Path) -
     assert grade.method == "reference" and 0 < grade.score < 10
     assert {c.id for c in grade.concepts} == {c.id for c in rubric.concepts}
     # the score follows from the grade's own verdicts, on the rubric's curve, in scoring.py
-    assert grade.score == compute_score(grade.concepts, grade.misconceptions, grade.flags, curve=rubric.curve)
-    assert grade.score != compute_score(grade.concepts, grade.misconceptions, grade.flags)
+    assert grade.scale is not None and grade.scale.exponent == rubric.curve
+    assert grade.score == compute_score(grade.concepts, grade.misconceptions, grade.flags, scale=grade.scale)
+    assert grade.score != compute_score(grade.concepts, grade.misconceptions, grade.flags, scale=None)
 
 
 def test_hand_written_rubrics_still_win(bank_dir: Path) -> None:

@@ -11,15 +11,25 @@ from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION
 from grader.keyword.injection import detect_injection
 from grader.keyword.matcher import Hit, Matcher
 from grader.keyword.patterns import PatternIndex, compile_pattern, index_patterns
-from grader.keyword.text import DISCLAIMER, NEGATIONS, Document, analyse, phrase_words
+from grader.keyword.statements import (
+    TEMPLATE_MIN_SENTENCES,
+    figure_hits,
+    is_negated,
+    narrative_share,
+    negators,
+    templated,
+    words_in,
+)
+from grader.keyword.text import CODE, DISCLAIMER, NEGATIONS, Document, analyse, phrase_words
 from grader.keyword.vocabulary import Vocabulary, pattern_vocabulary
 from grader.memo import PerRubric
 from grader.models import Concept, ConceptResult, Grade, MisconceptionResult, Rubric, Status
-from grader.scoring import band_for, compute_score
+from grader.scoring import RUBRIC_SCALE, band_for, compute_score
 
 NEGATION_WINDOW = 5  # words before a misconception's match that can negate it
 STUFFED_LIST_SHARE = 0.5  # share of words in list-like fragments that makes an answer a keyword list
 STUFFED_DENSITY = 0.7  # share of words that are matched keywords that makes an answer a keyword dump
+LONG_ANSWER_WORDS = 150  # from this length, a concept's one keyword of one word, said once, is a passing mention
 
 
 @dataclass(frozen=True)
@@ -66,30 +76,44 @@ def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
     compiled = compile_rubric(rubric)
     doc = analyse(answer)
     found = Matcher(doc, compiled.vocabulary).find(compiled.index)  # pattern -> sentence -> hit
-    list_like = [sentence.list_like for sentence in doc.sentences]
+    negations = negators(doc)
+    by_concept = [_concept_hits(found, group, doc, negations) for group in compiled.concepts]
+    figures: list[Hit] | None = None
+    for index, concept in enumerate(rubric.concepts):
+        if concept.figures:
+            figures = figure_hits(doc) if figures is None else figures
+            if figures:  # all the figures together are one more keyword of the concept
+                by_concept[index].append({hit.sentence: hit for hit in figures})
+    hit_tokens: dict[int, set[int]] = {}
+    for hits in by_concept:
+        for per_sentence in hits:
+            for hit in per_sentence.values():
+                hit_tokens.setdefault(hit.sentence, set()).update(range(hit.first, hit.first + hit.size))
+    stamped = templated(doc, hit_tokens) if len(hit_tokens) >= TEMPLATE_MIN_SENTENCES else set()
+    list_like = [sentence.list_like or number in stamped for number, sentence in enumerate(doc.sentences)]
     concepts: list[ConceptResult] = []
-    matched_tokens: set[int] = set()
     distinct_hits = 0
-    for concept, group in zip(rubric.concepts, compiled.concepts, strict=True):
-        hits = [_best_hit(found[number], list_like) for number in range(group.start, group.stop) if number in found]
+    for concept, hits in zip(rubric.concepts, by_concept, strict=True):
         if not hits:
             concepts.append(ConceptResult(id=concept.id, name=concept.name, weight=concept.weight, status="missing"))
             continue
-        for hit in hits:
-            if hit.size == 1:
-                matched_tokens.add(hit.first)
-            else:
-                matched_tokens.update(range(hit.first, hit.first + hit.size))
-        distinct_hits += len(hits)
-        concepts.append(_concept_verdict(concept, hits, doc, list_like))
+        best = [_best_hit(per_sentence, list_like) for per_sentence in hits]
+        distinct_hits += len(best)
+        once = len(hits) == 1 and len(hits[0]) == 1
+        concepts.append(_concept_verdict(concept, best, doc, list_like, once))
     misconceptions = _find_misconceptions(rubric, compiled.misconceptions, found, doc)
-    flags = _flags(answer, doc, distinct_hits, matched_tokens)
-    score = compute_score(concepts, misconceptions, flags)
+    flags = _flags(answer, doc, distinct_hits, hit_tokens, stamped)
+    relevance = _relevance(doc, hit_tokens)
+    if rubric.story:
+        relevance = min(relevance, round(narrative_share(doc), 2))
+    score = compute_score(concepts, misconceptions, flags, scale=RUBRIC_SCALE, relevance=relevance)
     return Grade(
         question_id=rubric.question_id,
         score=score,
         band=band_for(score),
         method="keyword",
+        scale=RUBRIC_SCALE,
+        relevance=relevance,
         concepts=concepts,
         misconceptions=misconceptions,
         flags=flags,
@@ -97,6 +121,33 @@ def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
         study_next=plan_study(concepts, rubric),
         rubric_version=rubric.version,
     )
+
+
+def _relevance(doc: Document, hit_tokens: dict[int, set[int]]) -> float:
+    """The share of the answer's words (code aside, unless it is all code) in sentences with a concept's keyword,
+    rounded to 0.01."""
+    text = [n for n, sentence in enumerate(doc.sentences) if sentence.kind != CODE] or range(len(doc.sentences))
+    total = words_in(doc, text)
+    if not total:
+        return 0.0
+    return round(words_in(doc, [n for n in text if n in hit_tokens]) / total, 2)
+
+
+def _concept_hits(
+    found: dict[int, dict[int, Hit]], group: slice, doc: Document, negations: list[int]
+) -> list[dict[int, Hit]]:
+    """For each keyword of a concept that is here: its hits by sentence, those in negated statements left out."""
+    hits = []
+    for number in range(group.start, group.stop):
+        per_sentence = found.get(number)
+        if per_sentence is None:
+            continue
+        if negations:
+            per_sentence = {s: hit for s, hit in per_sentence.items() if not is_negated(hit, doc, negations)}
+            if not per_sentence:
+                continue
+        hits.append(per_sentence)
+    return hits
 
 
 def _best_hit(hits: dict[int, Hit], list_like: list[bool]) -> Hit:
@@ -112,7 +163,16 @@ def _best_hit(hits: dict[int, Hit], list_like: list[bool]) -> Hit:
     return hits[in_order[0]]
 
 
-def _concept_verdict(concept: Concept, hits: list[Hit], doc: Document, list_like: list[bool]) -> ConceptResult:
+def _concept_verdict(
+    concept: Concept, hits: list[Hit], doc: Document, list_like: list[bool], once: bool = False
+) -> ConceptResult:
+    """`hits`: the best hit of each keyword found; `once`: one keyword, in one sentence."""
+    if once and hits[0].size == 1 and doc.word_count >= LONG_ANSWER_WORDS:
+        # one word, once, in a long answer: a passing mention, not an explanation of the concept
+        return ConceptResult(
+            id=concept.id, name=concept.name, weight=concept.weight, status="missing", matched=[hits[0].label],
+            reason=f"only mentioned in passing ('{hits[0].label}')",
+        )
     needed = min(concept.min_hits, len(concept.keywords))
     prose = [h for h in hits if not list_like[h.sentence]]
     status: Status
@@ -184,14 +244,28 @@ def _label_words(label: str) -> frozenset[str]:
     return frozenset(phrase_words(label))
 
 
-def _flags(answer: str, doc: Document, distinct_hits: int, matched: set[int]) -> list[str]:
-    """`distinct_hits`: how many keywords the concepts matched, all told."""
+def _flags(
+    answer: str, doc: Document, distinct_hits: int, hit_tokens: dict[int, set[int]], stamped: set[int]
+) -> list[str]:
+    """`distinct_hits`: how many keywords the concepts matched, all told; `hit_tokens`: sentence -> the tokens of
+    its keywords; `stamped`: the sentences stamped from one template.
+
+    keyword_stuffing: most of the text (code aside) is bare lists of terms or sentences stamped from one template,
+    with at least 3 keywords; or most of all the words, code included, are keywords."""
     flags: list[str] = []
     words = doc.word_count
     if words:
-        listed = sum([s.last_token - s.first_token for s in doc.sentences if s.list_like])
-        if (listed / words >= STUFFED_LIST_SHARE and distinct_hits >= 3) or (
-            words >= 6 and len(matched) / words >= STUFFED_DENSITY
+        text_words = listed = 0
+        for number, sentence in enumerate(doc.sentences):
+            if sentence.kind == CODE:
+                continue
+            size = sentence.last_token - sentence.first_token
+            text_words += size
+            if sentence.list_like or number in stamped:
+                listed += size
+        matched = sum(len(tokens) for tokens in hit_tokens.values())
+        if (text_words and listed / text_words >= STUFFED_LIST_SHARE and distinct_hits >= 3) or (
+            words >= 6 and matched / words >= STUFFED_DENSITY
         ):
             flags.append(KEYWORD_STUFFING)
     if detect_injection(answer, set(doc.words)):

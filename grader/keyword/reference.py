@@ -34,7 +34,7 @@ from grader.keyword.matcher import Hit, Matcher
 from grader.keyword.patterns import compile_pattern, index_patterns
 from grader.keyword.text import Document, analyse
 from grader.keyword.vocabulary import pattern_vocabulary
-from grader.models import Concept, ConceptResult, Grade, Question, Rubric
+from grader.models import Concept, ConceptResult, Grade, Question, Rubric, Scale
 from grader.scoring import MAX_SCORE, band_for, compute_score
 
 # Grammatical words only. Unlike text.FUNCTION_WORDS this keeps words that carry meaning in short technical
@@ -267,8 +267,9 @@ def grade_by_reference(rubric: DerivedRubric, answer: str) -> Grade:
         _verdict(concept, _first_hit(found.get(number)), doc) for number, concept in enumerate(rubric.concepts)
     ]
     flags = [PROMPT_INJECTION] if detect_injection(answer) else []
-    share = compute_score(concepts, [], flags)  # for the summary: the plain share the curve is applied to
-    score = compute_score(concepts, [], flags, curve=rubric.curve)
+    scale = Scale(shape="power", exponent=rubric.curve)
+    share = compute_score(concepts, [], flags, scale=None)  # for the summary: the plain share the curve is applied to
+    score = compute_score(concepts, [], flags, scale=scale)
     from_reference = {t.concept_id for t in rubric.terms if t.source == "reference"}
     return Grade(
         question_id=rubric.question_id,
@@ -280,6 +281,7 @@ def grade_by_reference(rubric: DerivedRubric, answer: str) -> Grade:
         feedback=_summary(concepts, from_reference, share, score, rubric.curve),
         study_next=plan_study([c for c in concepts if c.id in from_reference], rubric),
         rubric_version=rubric.version,
+        scale=scale,
     )
 
 

@@ -211,13 +211,17 @@ def joined_stem(phrase: str) -> str | None:
     return stem("".join(words))
 
 
+PROSE, TABLE, CODE = "prose", "table", "code"  # kinds of sentence: see `analyse`
+
+
 @dataclass(slots=True)
 class Sentence:
     start: int
     end: int
     first_token: int
     last_token: int  # exclusive
-    list_like: bool = False
+    list_like: bool = False  # a bare list of terms (or code): keywords there show a term, not an explanation
+    kind: str = PROSE
 
 
 @dataclass(slots=True)
@@ -311,8 +315,21 @@ def _is_list_like(words: list[str], text: str, start: int, end: int) -> bool:
     return count >= 5 and FUNCTION_WORDS.isdisjoint(words)
 
 
+def _is_explanatory_row(words: list[str], text: str, start: int, end: int) -> bool:
+    """A table row that says something: at least two cells with content and four words in all (`| State | S3
+    bucket with locking | managed by AWS |`), not a header or a row of single terms (`| Tools | Terraform |`)."""
+    cells = [cell for cell in text[start:end].split("|") if cell.strip()]
+    return len(cells) >= 2 and (len(words) >= 4 or not FUNCTION_WORDS.isdisjoint(words))
+
+
 def analyse(text: str) -> Document:
-    """Tokenise, stem and split `text` into sentences (offsets into the original string are kept)."""
+    """Tokenise, stem and split `text` into sentences (offsets into the original string are kept).
+
+    Structure is read as people write it: each row of a table (`a | b | c` lines) and each line of a fenced code
+    block is a sentence of its own. A table row with content in its cells is an explanation; a header or a row of
+    single terms, like any bare list of terms, is list-like; code is list-like (a term in code shows the term,
+    not an explanation of it).
+    """
     lowered = _lower_in_place(text.translate(_QUOTES))
     stems: list[str] = []
     words: list[str] = []
@@ -320,7 +337,7 @@ def analyse(text: str) -> Document:
     sentences: list[Sentence] = []
     single_stem = _SINGLE_STEM.__getitem__
     find_words = (_ASCII_WORD if lowered.isascii() else _WORD).findall
-    for seg_start, seg_end in _split_sentences(lowered):
+    for seg_start, seg_end, kind in _segments(lowered):
         seg_words = find_words(lowered, seg_start, seg_end)
         if not seg_words:
             continue
@@ -338,9 +355,13 @@ def analyse(text: str) -> Document:
                 else:
                     words += [word] * len(parts)
         sentence_of += [len(sentences)] * (len(stems) - first)
-        sentences.append(
-            Sentence(seg_start, seg_end, first, len(stems), _is_list_like(seg_words, lowered, seg_start, seg_end))
-        )
+        if kind is PROSE:
+            list_like = _is_list_like(seg_words, lowered, seg_start, seg_end)
+        elif kind is TABLE:
+            list_like = not _is_explanatory_row(seg_words, lowered, seg_start, seg_end)
+        else:
+            list_like = True
+        sentences.append(Sentence(seg_start, seg_end, first, len(stems), list_like, kind))
     positions: dict[str, list[int]] = {}
     known = positions.get
     for index, word_stem in enumerate(stems):
@@ -360,13 +381,77 @@ def _lower_in_place(text: str) -> str:
     return "".join(c if len(low := c.lower()) != 1 else low for c in text)
 
 
-def _split_sentences(text: str) -> list[tuple[int, int]]:
+_FENCE = re.compile(r"^[ \t]*(```|~~~)")
+_TABLE_RULE = re.compile(r"^[\s|:+-]*$")  # `|---|:--:|`, the line under a table's header
+
+
+def _segments(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of each sentence: prose split by `_split_sentences`; table rows and code lines one a
+    sentence (see `analyse`). Text with no table and no fence is prose throughout (the common case, fast)."""
+    if "|" not in text and "```" not in text and "~~~" not in text:
+        return [(start, end, PROSE) for start, end in _split_sentences(text, 0, len(text))]
+    segments: list[tuple[int, int, str]] = []
+    lines = _lines(text)
+    table = _table_lines(text, lines)
+    prose_start: int | None = None
+    fence: str | None = None
+    for number, (start, end) in enumerate(lines):
+        line = text[start:end]
+        opening = _FENCE.match(line)
+        kind = None
+        if fence is not None:
+            kind = CODE
+            if opening and opening.group(1) == fence:
+                fence = None
+        elif opening:
+            fence, kind = opening.group(1), CODE
+        elif number in table:
+            kind = TABLE
+        if kind is None:
+            if prose_start is None:
+                prose_start = start
+            continue
+        if prose_start is not None:
+            segments += [(s, e, PROSE) for s, e in _split_sentences(text, prose_start, start)]
+            prose_start = None
+        if not _TABLE_RULE.match(line):
+            segments.append((start, end, kind))
+    if prose_start is not None:
+        segments += [(s, e, PROSE) for s, e in _split_sentences(text, prose_start, len(text))]
+    return segments
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    lines, start = [], 0
+    while start <= len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        lines.append((start, end))
+        start = end + 1
+    return lines
+
+
+def _table_lines(text: str, lines: list[tuple[int, int]]) -> set[int]:
+    """Lines of a table: lines with a `|` between cells, in a run of two or more such lines (a lone line counts
+    when it starts with `|`)."""
+    piped = [text.find("|", start, end) >= 0 for start, end in lines]
+    table: set[int] = set()
+    for number, (start, end) in enumerate(lines):
+        if not piped[number]:
+            continue
+        neighbour = (number > 0 and piped[number - 1]) or (number + 1 < len(lines) and piped[number + 1])
+        if neighbour or text[start:end].lstrip().startswith("|"):
+            table.add(number)
+    return table
+
+
+def _split_sentences(text: str, start: int, stop: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
+    for match in _SENTENCE_END.finditer(text, start, stop):
         if match.start() > start:
             spans.append((start, match.start()))
         start = match.end()
-    if start < len(text):
-        spans.append((start, len(text)))
+    if start < stop:
+        spans.append((start, stop))
     return spans

@@ -22,7 +22,7 @@ from grader.llm.evidence import locate_quote
 from grader.llm.prompt import build_messages
 from grader.memo import PerRubric
 from grader.models import ConceptResult, Grade, MisconceptionResult, Question, Rubric, Status, Usage
-from grader.scoring import CREDIT, band_for, compute_score
+from grader.scoring import CREDIT, RUBRIC_SCALE, band_for, compute_score
 
 IGNORED_KEYS = ("score", "total", "total_score", "overall_score", "grade", "marks")  # a model's own number
 REPAIR_TEMPLATE = (
@@ -328,6 +328,7 @@ def _combine(
         score=score,
         band=band_for(score),
         method="llm",
+        scale=RUBRIC_SCALE,
         concepts=concepts,
         misconceptions=misconceptions,
         flags=flags,
