@@ -1,7 +1,7 @@
 """What a keyword's sentence says about it: a negated statement, figures, a sentence stamped from a template.
 
-- **Negation.** "We never do blue-green", "we don't run canaries", "we cannot switch back": a keyword shortly
-  after a negation, in the same clause, earns no credit. Only negations of a statement count (`not`, `never`,
+- **Negation.** "We never do blue-green", "we don't run canaries", "we cannot switch back": a keyword after a
+  negation, in the same clause (up to NEGATION_REACH words on), earns no credit. Only negations of a statement count (`not`, `never`,
   `cannot` and the `n't` forms); "no" before a noun is left alone ("no single point of failure" states a goal),
   as are "not only" / "not just" and a negation inside the keyword itself ("can't connect").
 - **Figures.** Numbers with a unit, percentages and before/after pairs ("45 mins -> 10 mins", "77%", "3x") are
@@ -26,17 +26,24 @@ NEGATORS = frozenset(
     mustn't couldn't wouldn't haven't hasn't hadn't""".split()
 )
 NOT_A_DENIAL = frozenset({"only", "just", "merely", "simply", "necessarily", "always"})  # "not only X", ...
-NEGATION_REACH = 3  # words that may stand between a negation and the keyword it denies ("don't have a canary")
-_CLAUSE_BREAK = re.compile(r"[,;:()\u2014\u2013]|\s-\s|\b(?:but|however|while|whereas|although|though)\b", re.I)
+NEGATION_REACH = 8  # words that may stand between a negation and a keyword of its clause it denies
+# Where a clause ends: punctuation, a dash, or a conjunction ("we don't use Jenkins, but GitHub Actions";
+# "we never do canaries and we always run blue-green").
+_CLAUSE_BREAK = re.compile(
+    r"[,;:()\u2014\u2013.!?]|\s-\s"
+    r"|\b(?:and|or|but|so|because|since|then|however|while|whereas|although|though|when|if|unless|until|instead)\b",
+    re.I,
+)
 
+_UNITS = r"""(?:ms|milliseconds?|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?|weeks?|months?|k|gb|mb|tb|rps
+    |qps|users?|customers?|requests?|servers?|nodes?|hosts?|engineers?|incidents?|alerts?|pages?|tickets?
+    |deploy(?:s|ments?)?|releases?|builds?|tests?)\b"""
 _FIGURE = re.compile(
-    r"""(?<![\w.])(?:
-        \$\s?\d[\d,.]*[km]?                                               # $40k
-      | \d[\d,.]*\s?(?:%|percent\b|x\b|×)                                 # 77%, 3x
-      | \d[\d,.]*\s?(?:ms|milliseconds?|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?|weeks?|months?
-                     |k|gb|mb|tb|rps|qps|users?|customers?|requests?|servers?|nodes?|hosts?|engineers?
-                     |incidents?|alerts?|pages?|tickets?|deploy(?:s|ments?)?|releases?|builds?|tests?)\b
-      | \d[\d,.]*\s?\w{0,12}\s?(?:→|->|=>|to)\s?\d                         # 45 mins -> 10, 200 to 40
+    rf"""(?<![\w.])(?:
+        \d[\d,.]*\s?\w{{0,12}}\s?(?:→|->|=>|to)\s?\d(?:[\d,.]*\d)?(?:\s?(?:%|x\b|{_UNITS}))?  # 45 mins -> 10 mins
+      | \$\s?\d[\d,.]*[km]?                                                       # $40k
+      | \d[\d,.]*\s?(?:%|percent\b|x\b|×)                                         # 77%, 3x
+      | \d[\d,.]*\s?{_UNITS}                                                       # 30 seconds, 200 alerts
     )""",
     re.I | re.X,
 )
@@ -53,7 +60,7 @@ def negators(doc: Document) -> list[int]:
 
 
 def is_negated(hit: Hit, doc: Document, negations: list[int]) -> bool:
-    """A negation within NEGATION_REACH words before the hit, in its sentence and its clause."""
+    """A negation at most NEGATION_REACH words before the hit, in its sentence and its clause."""
     if not negations:
         return False
     sentence = doc.sentences[hit.sentence]

@@ -212,6 +212,7 @@ def joined_stem(phrase: str) -> str | None:
 
 
 PROSE, TABLE, CODE = "prose", "table", "code"  # kinds of sentence: see `analyse`
+_HEADER = "header"  # a table's header row (a TABLE sentence, always list-like)
 
 
 @dataclass(slots=True)
@@ -359,6 +360,8 @@ def analyse(text: str) -> Document:
             list_like = _is_list_like(seg_words, lowered, seg_start, seg_end)
         elif kind is TABLE:
             list_like = not _is_explanatory_row(seg_words, lowered, seg_start, seg_end)
+        elif kind is _HEADER:
+            kind, list_like = TABLE, True
         else:
             list_like = True
         sentences.append(Sentence(seg_start, seg_end, first, len(stems), list_like, kind))
@@ -406,7 +409,10 @@ def _segments(text: str) -> list[tuple[int, int, str]]:
         elif opening:
             fence, kind = opening.group(1), CODE
         elif number in table:
-            kind = TABLE
+            following = lines[number + 1] if number + 1 < len(lines) else None
+            rule = text[following[0] : following[1]] if following is not None else ""
+            is_header = "|" in rule and bool(_TABLE_RULE.match(rule))
+            kind = _HEADER if is_header else TABLE
         if kind is None:
             if prose_start is None:
                 prose_start = start
