@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,7 @@ from grader.cli.common import (
     state,
     write_json,
 )
+from grader.cli.completion import complete_question
 from grader.cli.options import (
     LLM_PANEL,
     ApiBaseOption,
@@ -36,7 +37,6 @@ from grader.cli.options import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from rich.console import Console
     from rich.progress import Progress
 
     from grader.cohort.batch import Outcome
@@ -80,7 +80,7 @@ def batch(
     ] = None,
     quiet: Annotated[
         bool,
-        typer.Option("--quiet", "-q", help="No progress bar and no summary.", rich_help_panel=OUTPUT_PANEL),
+        typer.Option("--quiet", help="No progress bar and no summary.", rich_help_panel=OUTPUT_PANEL),
     ] = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON.", rich_help_panel=OUTPUT_PANEL)
@@ -154,11 +154,14 @@ def coverage(
     ],
     question: Annotated[
         list[str] | None,
-        typer.Option("--question", "-q", help="Only this question (repeatable).", show_default=False),
+        typer.Option(
+            "--question", "-q", help="Only this question (repeatable).", show_default=False,
+            autocompletion=complete_question,
+        ),
     ] = None,
     candidate: Annotated[
         list[str] | None,
-        typer.Option("--candidate", "-c", help="Only this candidate (repeatable).", show_default=False),
+        typer.Option("--candidate", metavar="NAME", help="Only this candidate (repeatable).", show_default=False),
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="Concepts shown per question and per candidate.")] = 5,
     reports: Annotated[
@@ -233,6 +236,8 @@ def _progress(total: int | None) -> Progress:
         TimeRemainingColumn,
     )
 
+    from grader.cli.terminal import real_console
+
     progress = Progress(
         TextColumn("[bold]grading[/]"),
         BarColumn(),
@@ -242,22 +247,12 @@ def _progress(total: int | None) -> Progress:
         TextColumn("ETA"),
         TimeRemainingColumn(),
         TextColumn("{task.fields[extra]}"),
-        console=_rich_console(err),
+        console=real_console(err),
         transient=True,
         refresh_per_second=8,
     )
     progress.add_task("grading", total=total, rate="", extra="")
     return progress
-
-
-def _rich_console(console: Any) -> Console:
-    """The rich Console behind common's lazily created `err` (rich's Live needs the real one)."""
-    from rich.console import Console
-
-    if isinstance(console, Console):
-        return console
-    console.is_terminal  # noqa: B018 - creates the console on first use
-    return console._console
 
 
 def _tracker(progress: Progress) -> Callable[[Outcome], None]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from grader.cli.common import EXIT_ANSWER, EXIT_OK, EXIT_USAGE, err, fail, friendly, out, state
+from grader.cli.completion import complete_category
 from grader.cli.options import (
     ApiBaseOption,
     ConfigOption,
@@ -28,7 +29,10 @@ if TYPE_CHECKING:
 @friendly
 def practice(
     ctx: typer.Context,
-    category: Annotated[str | None, typer.Option("--category", "-c", help="Only questions of this category.")] = None,
+    category: Annotated[
+        str | None,
+        typer.Option("--category", "-c", help="Only questions of this category.", autocompletion=complete_category),
+    ] = None,
     time_limit: Annotated[
         float | None,
         typer.Option(
