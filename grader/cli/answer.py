@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from grader.cli.common import err, friendly, out, state, write_json
-from grader.cli.watch import model_spinner, verbose_exchanges
 from grader.cli.completion import complete_question
 from grader.cli.options import (
     ApiBaseOption,
@@ -23,6 +22,7 @@ from grader.cli.options import (
     TimeoutOption,
     VerboseOption,
 )
+from grader.cli.watch import model_spinner, verbose_exchanges
 from grader.errors import AnswerError
 from grader.intake import check_answer_text, read_answer_file, read_answer_stream
 
