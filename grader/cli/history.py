@@ -94,7 +94,12 @@ def progress(
         return
     from grader.cli.views.history import progress_view
 
-    out.print(progress_view(report))
+    elsewhere = 0
+    if category is not None and not report.attempts:
+        from grader.practice.history import count_attempts
+
+        elsewhere = count_attempts()
+    out.print(progress_view(report, category, elsewhere))
 
 
 @friendly
