@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from typer.core import TyperCommand, TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 # Examples shown at the end of each command's help, by command path. Each line is run by tests/test_help.py's
 # examples check only for its form (every flag it uses exists); the tour in docs/cli.md runs them for real.
@@ -78,12 +78,32 @@ def _humanise(params: list[Any]) -> None:
     for param in params:
         if isinstance(param, TyperOption) and param.metavar is None:
             param.metavar = human_metavar(param)
+        elif isinstance(param, TyperArgument):
+            param.display_type_rich = _no_type  # the argument's name says it; no <list[Path]> beside it
+
+
+def _no_type(ctx: Any = None) -> None:
+    return None
+
+
+def _usage(command: Any, ctx: Any) -> list[str]:
+    """`[OPTIONS] INPUT... [DIR]`: required arguments bare, optional ones in brackets (typer writes {INPUT})."""
+    pieces = [command.options_metavar] if command.options_metavar else []
+    for param in command.get_params(ctx):
+        if isinstance(param, TyperArgument):
+            name = param.metavar or (param.name or "").upper()
+            name = name if param.required else f"[{name}]"
+            pieces.append(name + ("..." if param.nargs != 1 else ""))
+    return pieces
 
 
 class HumanCommand(TyperCommand):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _humanise(self.params)
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        return _usage(self, ctx)
 
     def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)

@@ -19,7 +19,7 @@ def check(
     ctx: typer.Context,
     directory: Annotated[
         Path | None,
-        typer.Argument(metavar="[DIR]", help="A bank folder (with questions/ and rubrics/), or its rubrics/."),
+        typer.Argument(metavar="DIR", help="A bank folder (with questions/ and rubrics/), or its rubrics/."),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> None:
