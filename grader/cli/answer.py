@@ -69,8 +69,9 @@ def answer(
 ) -> None:
     """Grade an answer to one question (from --file, stdin, $EDITOR, or typed in).
 
-    The view fits one screen: score, band and a line per concept; --full shows the evidence, the feedback and
-    follow-up questions. The attempt is saved in your history unless --no-save."""
+    The view fits one screen: score, band and a line per concept. --full adds evidence, feedback, follow-ups.
+
+    The attempt is saved in your history unless --no-save."""
     from grader.pipeline import grade_answer, rubric_for  # imported here so that `--help` stays light
     from grader.settings import resolve_options
 

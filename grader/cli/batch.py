@@ -109,9 +109,9 @@ def batch(
 ) -> None:
     """Grade every answer in INPUTS into a results file; run it again to resume where it stopped.
 
-    INPUTS are folders of .md/.txt answers (candidate/question-id.md), .jsonl or .csv files. Reports (-r) are
-    chosen by extension: .html, .md, .csv (a row per answer), or a name ending in gradebook.csv (a row per
-    candidate, a column per question)."""
+    INPUTS: folders of .md/.txt answers (candidate/question-id.md), .jsonl or .csv files.
+
+    Reports (-r): .html, .md, .csv (a row per answer), or *gradebook.csv (a row per candidate)."""
     from grader.cohort.batch import run_batch
     from grader.cohort.inputs import count_items
     from grader.settings import resolve_options

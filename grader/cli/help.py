@@ -102,6 +102,11 @@ class HumanCommand(TyperCommand):
         super().__init__(*args, **kwargs)
         _humanise(self.params)
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        _humanise(params)  # also the options typer adds later (--install-completion)
+        return params
+
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         return _usage(self, ctx)
 
@@ -116,6 +121,11 @@ class HumanGroup(TyperGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _humanise(self.params)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        _humanise(params)
+        return params
 
     def get_help_option(self, ctx: Any) -> Any:
         option = super().get_help_option(ctx)

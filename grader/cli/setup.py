@@ -27,8 +27,11 @@ def config(
     config: ConfigOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the settings and paths as JSON.")] = False,
 ) -> None:
-    """Show the effective settings, where each comes from (default, environment or config file), and where
-    grader keeps its files (history, caches, config, bank). Options on a command line still win over these."""
+    """Show the effective settings and where each comes from, and where grader keeps its files.
+
+    Sources: default, environment (GRADER_MODEL, GRADER_API_BASE) or the config file.
+
+    Files: home, config, history, LLM cache, start-up cache, bank. Options on a command line still win."""
     from grader.disk_cache import CACHE_DIR
     from grader.llm.cache import CACHE_FILE
     from grader.paths import grader_home
@@ -94,9 +97,9 @@ def doctor(
     config: ConfigOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
 ) -> None:
-    """Which grader and model `grade answer` and `grade batch` would use, and whether the model answers: one
-    small request, in a few seconds. Exit 0 when grading will work as configured, 5 for unusable settings,
-    6 when the model does not answer."""
+    """Check which grader and model would be used, and whether the model answers (one small request).
+
+    Run it before a long batch. Exit 0: grading works as configured; 5: unusable settings; 6: no answer."""
     from grader.errors import ConfigError, LLMError
     from grader.settings import resolve_options
 
