@@ -63,6 +63,9 @@ class Concept(_Strict):
     synonyms: dict[str, list[str]] = Field(default_factory=dict)
     min_hits: int = Field(default=2, ge=1, le=10)
     follow_up: str = Field(min_length=1)
+    # Optional: phrases that show a good answer to `follow_up` (its own keywords, synonyms allowed as above), for
+    # grading the follow-up on the keyword path; without them they are taken from the follow-up question.
+    follow_up_keywords: list[str] = Field(default_factory=list)
     # A result or outcome concept: figures in the answer (a number with a unit, a percentage, a before/after
     # pair such as "45 mins -> 10 mins") count as one more of its keywords.
     figures: bool = False

@@ -20,6 +20,8 @@ API keys never go in this file: providers read their usual environment variables
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -30,6 +32,8 @@ from grader.paths import grader_home
 from grader.pipeline import GradeOptions
 
 CONFIG_ENV = "GRADER_CONFIG"
+# Settings the environment can give (typer reads them for the options of the same name).
+ENV_SETTINGS = {"model": "GRADER_MODEL", "api_base": "GRADER_API_BASE"}
 CONFIG_FILE = "config.toml"
 T = TypeVar("T")
 
@@ -126,3 +130,43 @@ def _first(given: T | None, configured: T | None, default: T) -> T:
     if given is not None:
         return given
     return configured if configured is not None else default
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One effective setting and where its value comes from: `default`, `environment NAME` or `config file`."""
+
+    name: str
+    value: object
+    source: str
+
+
+def describe_settings(config: Path | None = None, environ: Mapping[str, str] | None = None) -> list[Setting]:
+    """The LLM settings `grade answer` would use with no options on the command line, each with its source.
+    Raises ConfigError for a config file that cannot be read."""
+    env = os.environ if environ is None else environ
+    file = load_config(config)
+    defaults = GradeOptions()
+    default_values: dict[str, object] = {
+        "model": None,
+        "api_base": None,
+        "mode": defaults.mode,
+        "timeout": defaults.timeout,
+        "samples": defaults.samples,
+        "temperature": defaults.temperature,
+        "max_retries": defaults.max_retries,
+        "cache": defaults.use_cache,
+        "fallback": defaults.fallback,
+        "client": defaults.client,
+    }
+    settings = []
+    for name, default in default_values.items():
+        variable = ENV_SETTINGS.get(name)
+        configured = getattr(file, name)
+        if variable and env.get(variable):
+            settings.append(Setting(name, env[variable], f"environment {variable}"))
+        elif configured is not None:
+            settings.append(Setting(name, configured, "config file"))
+        else:
+            settings.append(Setting(name, default, "default"))
+    return settings

@@ -46,11 +46,18 @@ def test_answer_from_stdin(runner: CliRunner) -> None:
 
 
 def test_answer_rich_view(runner: CliRunner) -> None:
-    result = run(runner, "answer", "-q", "cicd-3", "--show-model-answer", input=GOOD)
+    result = run(runner, "answer", "-q", "cicd-3", "--full", "--show-model-answer", input=GOOD)
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     assert "How do you handle blue-green or canary deployments?" in out
     assert "Score" in out and "covered" in out and "What to study next" in out and "Model answer" in out
+
+
+def test_answer_compact_view_by_default(runner: CliRunner) -> None:
+    result = run(runner, "answer", "-q", "cicd-3", input=GOOD)
+    assert result.exit_code == 0, result.stderr
+    assert "Score" in result.stdout and "Study next:" in result.stdout and "--full" in result.stdout
+    assert "What to study next" not in result.stdout and "Follow-up:" not in result.stdout
 
 
 @pytest.mark.parametrize(

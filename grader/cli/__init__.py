@@ -17,7 +17,8 @@ from typing import Annotated
 import typer
 
 from grader import __version__
-from grader.cli.common import state
+from grader.cli.common import CONTEXT_SETTINGS, state
+from grader.cli.help import HumanCommand, HumanGroup, epilog
 from grader.paths import set_default_home
 
 HELP = "Grade written answers to DevOps/SRE interview questions, concept by concept."
@@ -34,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("history", "app"),
     "progress": ("history", "progress"),
     "export": ("history", "export"),
+    "config": ("setup", "config"),
+    "doctor": ("setup", "doctor"),
 }
 
 
@@ -66,18 +69,20 @@ def build_app(names: Iterable[str] = COMMANDS) -> typer.Typer:
         name="grade",
         help=HELP,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # --install-completion / --show-completion SHELL; ids and categories complete too
         pretty_exceptions_enable=False,
         rich_markup_mode="rich",
+        cls=HumanGroup,
+        context_settings=CONTEXT_SETTINGS,
     )
     application.callback()(main_options)
     for name in names:
         module_name, attribute = COMMANDS[name]
         target = getattr(importlib.import_module(f"grader.cli.{module_name}"), attribute)
         if isinstance(target, typer.Typer):
-            application.add_typer(target, name=name)
+            application.add_typer(target, name=name, cls=HumanGroup, epilog=epilog(name))
         else:
-            application.command(name)(target)
+            application.command(name, cls=HumanCommand, epilog=epilog(name))(target)
     return application
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from grader.cli.common import err, friendly, out, state, write_json
+from grader.cli.completion import complete_question
 from grader.cli.options import (
     ApiBaseOption,
     CacheOption,
@@ -19,7 +20,9 @@ from grader.cli.options import (
     SamplesOption,
     TemperatureOption,
     TimeoutOption,
+    VerboseOption,
 )
+from grader.cli.watch import model_spinner, verbose_exchanges
 from grader.errors import AnswerError
 from grader.intake import check_answer_text, read_answer_file, read_answer_stream
 
@@ -29,7 +32,9 @@ EDITOR_TEMPLATE = "\n\n# Write your answer above. Lines starting with '#' are ig
 @friendly
 def answer(
     ctx: typer.Context,
-    question: Annotated[str, typer.Option("--question", "-q", help="Question id, e.g. cicd-3.")],
+    question: Annotated[
+        str, typer.Option("--question", "-q", help="Question id, e.g. cicd-3.", autocompletion=complete_question)
+    ],
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Read the answer from this file ('-' for stdin).")
     ] = None,
@@ -37,6 +42,13 @@ def answer(
     json_output: Annotated[bool, typer.Option("--json", help="Print the grade as JSON and nothing else.")] = False,
     show_model_answer: Annotated[bool, typer.Option("--show-model-answer", help="Show the model answer.")] = False,
     no_save: Annotated[bool, typer.Option("--no-save", help="Do not save this attempt in the history.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Show everything: evidence, reasons, feedback, follow-up questions.")
+    ] = False,
+    pager: Annotated[
+        bool, typer.Option("--pager/--no-pager", help="Page long output on a terminal ($PAGER, else less).")
+    ] = True,
+    verbose: VerboseOption = False,
     mode: ModeOption = None,
     model: ModelOption = None,
     api_base: ApiBaseOption = None,
@@ -55,7 +67,11 @@ def answer(
         ),
     ] = None,
 ) -> None:
-    """Grade an answer to one question (from --file, stdin, $EDITOR, or typed in)."""
+    """Grade an answer to one question (from --file, stdin, $EDITOR, or typed in).
+
+    The view fits one screen: score, band and a line per concept. --full adds evidence, feedback, follow-ups.
+
+    The attempt is saved in your history unless --no-save."""
     from grader.pipeline import grade_answer, rubric_for  # imported here so that `--help` stays light
     from grader.settings import resolve_options
 
@@ -86,15 +102,19 @@ def answer(
 
         (err if json_output else out).print(question_view(q, title))
     text = _read_answer(file, editor, interactive, q.text)
-    grade = grade_answer(q, rubric, text, options)
+    with_model = options.method() != "keyword"
+    with verbose_exchanges(err, verbose and with_model), model_spinner(err, f"{options.model} is grading", with_model):
+        grade = grade_answer(q, rubric, text, options)
     if mapping is not None:
         grade = mapping.apply_to(grade)
     if json_output:
         write_json(grade.model_dump_json(indent=2))
     else:
+        from grader.cli.terminal import page
         from grader.cli.views.grade import grade_view
 
-        out.print(grade_view(grade, rubric.model_answer if show_model_answer else None))
+        view = grade_view(grade, rubric.model_answer if show_model_answer else None, full=full)
+        page(out, view, pager=pager)
     if not no_save:  # after the output: a history problem never hides the feedback (it still exits 7)
         from grader.practice.history import record_attempt
 
@@ -105,7 +125,10 @@ def _read_answer(file: Path | None, editor: bool, interactive: bool, question_te
     if file is not None and str(file) != "-":
         return read_answer_file(file)
     if editor:
-        edited = typer.edit(EDITOR_TEMPLATE.format(text=question_text), extension=".md")
+        from grader.cli.editor import edit
+
+        template = EDITOR_TEMPLATE.format(text=" ".join(question_text.split()))
+        edited = edit(template, extension=".md")
         if edited is None:
             raise AnswerError("editor closed without saving; nothing to grade")
         lines = [line for line in edited.splitlines() if not line.startswith("#")]

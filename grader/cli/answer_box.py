@@ -14,8 +14,11 @@ import time
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
+from grader.cli.terminal import clean
+
 ANSWER_END = "."
 SUBMIT_KEYS = "Ctrl-D or Esc Enter"
+PROMPT_WIDTH = 2  # "> " on the first line, two spaces on the others
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,18 @@ class Typed:
     seconds: float
 
 
+class DraftInterrupt(KeyboardInterrupt):
+    """Ctrl-C in the answer box, with what had been typed so far."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
 class AnswerSource(Protocol):
-    def answer(self, limit_seconds: float | None) -> Typed: ...
+    def answer(self, limit_seconds: float | None, draft: str = "") -> Typed:
+        """An answer, starting from `draft` (a kept unfinished answer)."""
+        ...
 
     def choice(self, prompt: str) -> str | None:
         """One line typed in reply to `prompt`; None at the end of input."""
@@ -73,10 +86,10 @@ class StreamSource:
             self._ended = True
         return line, False
 
-    def answer(self, limit_seconds: float | None) -> Typed:
+    def answer(self, limit_seconds: float | None, draft: str = "") -> Typed:
         start = time.monotonic()
         deadline = start + limit_seconds if limit_seconds is not None else None
-        lines: list[str] = []
+        lines: list[str] = [draft] if draft else []
         timed_out = False
         while True:
             line, timed_out = self._next(deadline)
@@ -87,7 +100,7 @@ class StreamSource:
 
     def choice(self, prompt: str) -> str | None:
         if self._prompts is not None:
-            self._prompts.write(prompt + "\n")
+            self._prompts.write(clean(prompt) + "\n")
             self._prompts.flush()
         line, _ = self._next(None)
         return line
@@ -106,10 +119,16 @@ class TerminalSource:
         def _submit(event: Any) -> None:
             event.app.exit(result=event.app.current_buffer.text)
 
-        self._session: Any = PromptSession(key_bindings=bindings, **session_options)
+        @bindings.add("c-c", eager=True)
+        def _stop(event: Any) -> None:
+            event.app.exit(exception=DraftInterrupt(event.app.current_buffer.text))
+
+        self._session: Any = PromptSession(
+            key_bindings=bindings, input_processors=[WordWrap(PROMPT_WIDTH)], **session_options
+        )
         self._choices: Any = PromptSession(**session_options)
 
-    def answer(self, limit_seconds: float | None) -> Typed:
+    def answer(self, limit_seconds: float | None, draft: str = "") -> Typed:
         import asyncio
 
         from prompt_toolkit.application import get_app
@@ -140,6 +159,7 @@ class TerminalSource:
 
         text = self._session.prompt(
             "> ",
+            default=draft,
             multiline=True,
             prompt_continuation="  ",
             bottom_toolbar=toolbar,
@@ -150,6 +170,74 @@ class TerminalSource:
 
     def choice(self, prompt: str) -> str | None:
         try:
-            return str(self._choices.prompt(prompt))
+            return str(self._choices.prompt(clean(prompt)))
         except EOFError:
             return None
+
+
+def wrap_padding(line: str, width: int) -> list[tuple[int, int]]:
+    """Where to pad `line` so that a terminal wrapping it every `width` columns breaks between words: a list
+    of (index, spaces) — insert that many spaces before the character at index. A word longer than a whole
+    row is left to break where it must."""
+    if width < 2:
+        return []
+    pads: list[tuple[int, int]] = []
+    column = 0
+    index = 0
+    while index < len(line):
+        if line[index] == " ":
+            column = (column + 1) % width
+            index += 1
+            continue
+        end = line.find(" ", index)
+        end = len(line) if end < 0 else end
+        length = end - index
+        if column and column + length > width and length <= width:
+            pads.append((index, width - column))
+            column = 0
+        column = (column + length) % width
+        index = end
+    return pads
+
+
+class WordWrap:
+    """A prompt_toolkit input processor that wraps the answer box between words: it pads each line with spaces
+    (on screen only; the text typed is unchanged) so that prompt_toolkit's wrapping falls between words."""
+
+    def __init__(self, prefix_width: int) -> None:
+        self.prefix_width = prefix_width
+
+    def apply_transformation(self, ti: Any) -> Any:
+        from prompt_toolkit.formatted_text.utils import fragment_list_to_text
+        from prompt_toolkit.layout.processors import Transformation
+        from prompt_toolkit.layout.utils import explode_text_fragments
+
+        fragments = ti.fragments
+        text = fragment_list_to_text(fragments)
+        pads = wrap_padding(text, ti.width - self.prefix_width)
+        if not pads:
+            return Transformation(fragments)
+        exploded = explode_text_fragments(fragments)
+        result = []
+        starts = dict(pads)
+        for index, fragment in enumerate(exploded):
+            if index in starts:
+                result.append((fragment[0], " " * starts[index]))
+            result.append(fragment)
+
+        def to_display(position: int) -> int:
+            return position + sum(spaces for at, spaces in pads if at <= position)
+
+        def to_source(position: int) -> int:
+            shift = 0
+            for at, spaces in pads:
+                if position >= at + shift + spaces:
+                    shift += spaces
+                elif position >= at + shift:
+                    return at
+            return position - shift
+
+        return Transformation(result, source_to_display=to_display, display_to_source=to_source)
+
+    def invalidation_hash(self) -> Any:
+        return ("word-wrap", self.prefix_width)

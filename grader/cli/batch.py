@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,7 @@ from grader.cli.common import (
     state,
     write_json,
 )
+from grader.cli.completion import complete_question
 from grader.cli.options import (
     LLM_PANEL,
     ApiBaseOption,
@@ -31,16 +32,18 @@ from grader.cli.options import (
     ModeOption,
     SamplesOption,
     TimeoutOption,
+    VerboseOption,
 )
+from grader.cli.watch import verbose_exchanges
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from rich.console import Console
     from rich.progress import Progress
 
     from grader.cohort.batch import Outcome
-    from grader.cohort.coverage import CandidateSummary, QuestionSummary
+    from grader.cohort.coverage import CandidateSummary, Cohort, QuestionSummary
+    from grader.cohort.report import ReportContext
 
 
 OUTPUT_PANEL = "Output"
@@ -73,14 +76,14 @@ def batch(
         typer.Option(
             "--report",
             "-r",
-            help="Write a report: .html, .md or .csv (repeatable).",
+            help="Write a report: .html, .md, .csv or a name ending in gradebook.csv (repeatable).",
             rich_help_panel=OUTPUT_PANEL,
             show_default=False,
         ),
     ] = None,
     quiet: Annotated[
         bool,
-        typer.Option("--quiet", "-q", help="No progress bar and no summary.", rich_help_panel=OUTPUT_PANEL),
+        typer.Option("--quiet", help="No progress bar and no summary.", rich_help_panel=OUTPUT_PANEL),
     ] = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON.", rich_help_panel=OUTPUT_PANEL)
@@ -102,8 +105,13 @@ def batch(
     cache: CacheOption = None,
     fallback: FallbackOption = None,
     config: ConfigOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
-    """Grade every answer in INPUTS into a results file; run it again to resume where it stopped."""
+    """Grade every answer in INPUTS into a results file; run it again to resume where it stopped.
+
+    INPUTS: folders of .md/.txt answers (candidate/question-id.md), .jsonl or .csv files.
+
+    Reports (-r): .html, .md, .csv (a row per answer), or *gradebook.csv (a row per candidate)."""
     from grader.cohort.batch import run_batch
     from grader.cohort.inputs import count_items
     from grader.settings import resolve_options
@@ -125,16 +133,21 @@ def batch(
     try:
         if progress is not None:
             progress.start()
-        summary = run_batch(
-            bank, inputs, results, options, concurrency, on_outcome=_tracker(progress) if progress else None
-        )
+        with verbose_exchanges(err, verbose):
+            summary = run_batch(
+                bank, inputs, results, options, concurrency, on_outcome=_tracker(progress) if progress else None
+            )
     except KeyboardInterrupt:
         fail(f"interrupted; what was graded is in {results}: run the same command again to resume", EXIT_INTERRUPTED)
     finally:
         if progress is not None:
             progress.stop()
-    for report in reports or []:
-        _write_report(results, report)
+    if reports:
+        from grader.cohort.coverage import load_cohort
+
+        cohort = load_cohort(results)
+        for report in reports:
+            _write_report(cohort, report, _report_context(ctx, results))
     if json_output:
         write_json(json.dumps(summary.as_dict(), indent=2))
     elif not quiet:
@@ -146,6 +159,7 @@ def batch(
 
 @friendly
 def coverage(
+    ctx: typer.Context,
     results: Annotated[
         Path,
         typer.Argument(
@@ -154,29 +168,35 @@ def coverage(
     ],
     question: Annotated[
         list[str] | None,
-        typer.Option("--question", "-q", help="Only this question (repeatable).", show_default=False),
+        typer.Option(
+            "--question", "-q", help="Only this question (repeatable).", show_default=False,
+            autocompletion=complete_question,
+        ),
     ] = None,
     candidate: Annotated[
         list[str] | None,
-        typer.Option("--candidate", "-c", help="Only this candidate (repeatable).", show_default=False),
+        typer.Option("--candidate", metavar="NAME", help="Only this candidate (repeatable).", show_default=False),
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="Concepts shown per question and per candidate.")] = 5,
     reports: Annotated[
         list[Path] | None,
         typer.Option(
-            "--report", "-r", help="Also write a report: .html, .md or .csv (repeatable).", show_default=False
+            "--report",
+            "-r",
+            help="Also write a report: .html, .md, .csv or *gradebook.csv (repeatable).",
+            show_default=False,
         ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print coverage as JSON.")] = False,
 ) -> None:
     """Concept coverage in a results file: what most candidates miss, each candidate's weakest concepts."""
     from grader.cohort.coverage import candidate_summaries, cohort_of, question_summaries
-    from grader.cohort.report import report_format, write_report
+    from grader.cohort.report import report_format
     from grader.cohort.results import iter_records
 
     for report in reports or []:
         if report_format(report) is None:
-            fail(f"{report}: unknown report format; use .html, .md or .csv", EXIT_USAGE)
+            fail(f"{report}: unknown report format; use .html, .md, .csv or gradebook.csv", EXIT_USAGE)
     wanted_q = {q.strip().lower() for q in question or []}
     wanted_c = set(candidate or [])
     cohort = cohort_of(
@@ -186,7 +206,7 @@ def coverage(
     if not cohort.answers and not cohort.errors:
         fail(f"{results}: no results" + (" match the filters" if wanted_q or wanted_c else ""), EXIT_FAILURE)
     for report in reports or []:
-        write_report(cohort, report)
+        _write_report(cohort, report, _report_context(ctx, results))
     questions = question_summaries(cohort)
     candidates = candidate_summaries(cohort, weakest=top)
     if json_output:
@@ -213,14 +233,27 @@ def _check_paths(inputs: list[Path], results: Path, reports: list[Path]) -> None
 
         for report in reports:
             if report_format(report) is None:
-                fail(f"{report}: unknown report format; use .html, .md or .csv", EXIT_USAGE)
+                fail(f"{report}: unknown report format; use .html, .md, .csv or gradebook.csv", EXIT_USAGE)
 
 
-def _write_report(results: Path, report: Path) -> None:
-    from grader.cohort.coverage import load_cohort
+def _write_report(cohort: Cohort, report: Path, context: ReportContext) -> None:
     from grader.cohort.report import write_report
 
-    write_report(load_cohort(results), report)
+    write_report(cohort, report, context)
+
+
+def _report_context(ctx: typer.Context, results: Path) -> ReportContext:
+    """The report's title, source, date and question texts (when the bank can be read)."""
+    from datetime import datetime
+
+    from grader.cohort.report import ReportContext
+    from grader.errors import GraderError
+
+    try:
+        texts = {q.id: q.text for q in state(ctx).bank().questions.values()}
+    except GraderError:
+        texts = {}
+    return ReportContext(source=str(results), generated=datetime.now().astimezone(), questions=texts)
 
 
 def _progress(total: int | None) -> Progress:
@@ -233,6 +266,8 @@ def _progress(total: int | None) -> Progress:
         TimeRemainingColumn,
     )
 
+    from grader.cli.terminal import real_console
+
     progress = Progress(
         TextColumn("[bold]grading[/]"),
         BarColumn(),
@@ -242,22 +277,12 @@ def _progress(total: int | None) -> Progress:
         TextColumn("ETA"),
         TimeRemainingColumn(),
         TextColumn("{task.fields[extra]}"),
-        console=_rich_console(err),
+        console=real_console(err),
         transient=True,
         refresh_per_second=8,
     )
     progress.add_task("grading", total=total, rate="", extra="")
     return progress
-
-
-def _rich_console(console: Any) -> Console:
-    """The rich Console behind common's lazily created `err` (rich's Live needs the real one)."""
-    from rich.console import Console
-
-    if isinstance(console, Console):
-        return console
-    console.is_terminal  # noqa: B018 - creates the console on first use
-    return console._console
 
 
 def _tracker(progress: Progress) -> Callable[[Outcome], None]:

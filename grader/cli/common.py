@@ -31,7 +31,10 @@ EXIT_CONFIG = 5  # inconsistent settings, e.g. --mode llm without a model, litel
 EXIT_LLM = 6  # the model failed and no fallback was allowed
 EXIT_STORAGE = 7  # the history database or a results file cannot be used safely
 EXIT_PARTIAL = 8  # a batch finished, but some items failed
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C
+
+# Every command and group: -h as well as --help.
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 
 _EXIT_FOR: tuple[tuple[type[GraderError], int], ...] = (
     (UnknownQuestionError, EXIT_USAGE),
@@ -53,9 +56,9 @@ class LazyConsole:
 
     def __getattr__(self, name: str) -> Any:
         if self._console is None:
-            from rich.console import Console
+            from grader.cli.terminal import safe_console
 
-            self._console = Console(**self._options)
+            self._console = safe_console(**self._options)
         return getattr(self._console, name)
 
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from grader.cli.common import EXIT_USAGE, fail, friendly, out, state, write_json
+from grader.cli.completion import complete_category, complete_question
+from grader.cli.help import HumanCommand, epilog
 
 if TYPE_CHECKING:
     from grader.practice.history import Attempt
@@ -25,7 +27,10 @@ app = typer.Typer(
 @friendly
 def list_history(
     ctx: typer.Context,
-    question: Annotated[str | None, typer.Option("--question", "-q", help="Only attempts at this question.")] = None,
+    question: Annotated[
+        str | None,
+        typer.Option("--question", "-q", help="Only attempts at this question.", autocompletion=complete_question),
+    ] = None,
     last: Annotated[int, typer.Option("--last", "-n", min=1, help="Show the last N attempts.")] = DEFAULT_LAST,
     json_output: Annotated[bool, typer.Option("--json", help="Print the attempts as a JSON array.")] = False,
 ) -> None:
@@ -44,7 +49,7 @@ def list_history(
     out.print(attempts_table(attempts, count_attempts(question_id)))
 
 
-@app.command("show")
+@app.command("show", cls=HumanCommand, epilog=epilog("history show"))
 @friendly
 def show_attempt(
     ctx: typer.Context,
@@ -71,7 +76,9 @@ def show_attempt(
 @friendly
 def progress(
     ctx: typer.Context,
-    category: Annotated[str | None, typer.Option("--category", "-c", help="Only this category.")] = None,
+    category: Annotated[
+        str | None, typer.Option("--category", "-c", help="Only this category.", autocompletion=complete_category)
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the progress as JSON.")] = False,
 ) -> None:
     """Mastery per category and concept (latest, best, trend), concepts missed most, and a study plan."""
@@ -87,7 +94,12 @@ def progress(
         return
     from grader.cli.views.history import progress_view
 
-    out.print(progress_view(report))
+    elsewhere = 0
+    if category is not None and not report.attempts:
+        from grader.practice.history import count_attempts
+
+        elsewhere = count_attempts()
+    out.print(progress_view(report, category, elsewhere))
 
 
 @friendly

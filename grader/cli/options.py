@@ -22,6 +22,7 @@ ModeOption = Annotated[
     ModeChoice | None,
     typer.Option(
         case_sensitive=False,
+        metavar="MODE",
         help="auto (the LLM when a model is configured, else keywords), keyword, llm or hybrid (default: auto).",
         show_default=False,
         rich_help_panel=LLM_PANEL,
@@ -30,18 +31,25 @@ ModeOption = Annotated[
 ModelOption = Annotated[
     str | None,
     typer.Option(
+        "--model",
+        "-m",
         envvar="GRADER_MODEL",
+        metavar="MODEL",
         help="litellm model string: gpt-4o-mini, anthropic/..., ollama/..., openai/<name> with --api-base.",
         rich_help_panel=LLM_PANEL,
     ),
 ]
 ApiBaseOption = Annotated[
     str | None,
-    typer.Option(envvar="GRADER_API_BASE", help="OpenAI-compatible base URL.", rich_help_panel=LLM_PANEL),
+    typer.Option(
+        envvar="GRADER_API_BASE", metavar="URL", help="OpenAI-compatible base URL.", rich_help_panel=LLM_PANEL
+    ),
 ]
 TimeoutOption = Annotated[
     float | None,
-    typer.Option(help="Seconds per LLM request (default: 60).", show_default=False, rich_help_panel=LLM_PANEL),
+    typer.Option(
+        metavar="SECONDS", help="Seconds per LLM request (default: 60).", show_default=False, rich_help_panel=LLM_PANEL
+    ),
 ]
 SamplesOption = Annotated[
     int | None,
@@ -79,8 +87,19 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option(
         envvar="GRADER_CONFIG",
+        metavar="FILE",
         help="TOML config file (default: $GRADER_HOME/config.toml).",
         show_default=False,
+        rich_help_panel=LLM_PANEL,
+    ),
+]
+
+VerboseOption = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Show each prompt sent to the model and its raw reply (keys masked), on stderr.",
         rich_help_panel=LLM_PANEL,
     ),
 ]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from grader.cli.common import EXIT_ANSWER, EXIT_OK, EXIT_USAGE, err, fail, friendly, out, state
+from grader.cli.completion import complete_category
 from grader.cli.options import (
     ApiBaseOption,
     ConfigOption,
@@ -17,6 +18,7 @@ from grader.cli.options import (
     ModeOption,
     TimeoutOption,
 )
+from grader.cli.terminal import clean
 
 if TYPE_CHECKING:
     from grader.cli.answer_box import AnswerSource, Typed
@@ -28,7 +30,10 @@ if TYPE_CHECKING:
 @friendly
 def practice(
     ctx: typer.Context,
-    category: Annotated[str | None, typer.Option("--category", "-c", help="Only questions of this category.")] = None,
+    category: Annotated[
+        str | None,
+        typer.Option("--category", "-c", help="Only questions of this category.", autocompletion=complete_category),
+    ] = None,
     time_limit: Annotated[
         float | None,
         typer.Option(
@@ -98,17 +103,29 @@ class _Session:
     unsaved: list[Attempt] = field(default_factory=list)  # with --no-save, this session's answers steer picks
 
     def run(self) -> int:
-        from grader.practice.picks import choose_next
+        from grader.practice.picks import Pick, choose_next
 
+        resumed = self._offer_draft()
         while True:
-            pick = choose_next(self.questions, self.rubrics, self._attempts(), avoid=self.practised)
+            if resumed is not None:
+                pick: Pick | None = Pick(question=resumed[0], reason="new")
+                draft = resumed[1]
+                resumed = None
+            else:
+                pick = choose_next(self.questions, self.rubrics, self._attempts(), avoid=self.practised)
+                draft = ""
             if pick is None:
                 return self._end()
             from grader.cli.views.history import pick_view
 
             question = pick.question
-            out.print(pick_view(pick, self.bank_titles.get(question.category), self.limit_minutes))
-            grade = self._round(question, self.rubrics[question.id], "practice")
+            if draft:
+                from rich.text import Text
+
+                out.print(Text(f"{question.id}: {question.text}", style="bold"))
+            else:
+                out.print(pick_view(pick, self.bank_titles.get(question.category), self.limit_minutes))
+            grade = self._round(question, self.rubrics[question.id], "practice", draft=draft)
             if grade is None:
                 return self._end()
             self.practised.append(question.id)
@@ -118,13 +135,14 @@ class _Session:
     def _follow_ups(self, question: Question, grade: Grade) -> bool:
         """Offer the follow-up of each missed concept in turn; False when the user quits."""
         from grader.cli.views.history import follow_up_view
-        from grader.practice.picks import follow_up_concept, follow_up_round
+        from grader.practice.picks import answered_follow_ups, follow_up_concept, follow_up_round
 
         rubric = self.rubrics[question.id]
         offered: set[str] = set()
         while True:
+            answered = answered_follow_ups(self._attempts(), question.id)  # answered well before: not again
             remaining = rubric.model_copy(update={"concepts": [c for c in rubric.concepts if c.id not in offered]})
-            concept = follow_up_concept(grade, remaining) if remaining.concepts else None
+            concept = follow_up_concept(grade, remaining, answered) if remaining.concepts else None
             if concept is None:
                 reply = self._ask("[n]ext question (Enter) or [q]uit? ")
                 return reply is not None and not reply.lower().startswith("q")
@@ -139,12 +157,38 @@ class _Session:
             if self._round(prompt, sub_rubric, "follow-up") is None:
                 return False
 
-    def _round(self, question: Question, rubric: Rubric, source: Source) -> Grade | None:
-        """Read, grade, show and save one answer; None when nothing was typed (the session ends)."""
+    def _offer_draft(self) -> tuple[Question, str] | None:
+        """Offer the oldest kept draft of a question in this session's pool: resume it, keep it, or discard it."""
+        from grader.practice.drafts import discard_draft, list_drafts
+
+        pool = {q.id: q for q in self.questions}
+        for draft in list_drafts():
+            if draft.question_id not in pool or draft.follow_up_of:
+                continue
+            reply = self._ask(
+                f"You have an unfinished answer to {clean(draft.question_id)} ({draft.saved_at[:16].replace('T', ' ')}"
+                " UTC): [r]esume (Enter), [l]ater or [d]iscard? "
+            )
+            if reply is None or reply.lower().startswith("l"):
+                return None
+            if reply.lower().startswith("d"):
+                discard_draft(draft.question_id)
+                return None
+            return pool[draft.question_id], draft.text
+        return None
+
+    def _round(self, question: Question, rubric: Rubric, source: Source, draft: str = "") -> Grade | None:
+        """Read, grade, show and save one answer; None when nothing was typed or the user stopped (the session
+        ends). Ctrl-C in the answer box offers to keep what was typed as a draft."""
+        from grader.cli.answer_box import DraftInterrupt
         from grader.cli.views.grade import grade_view
         from grader.pipeline import grade_answer
 
-        typed = self._read()
+        try:
+            typed = self._read(draft)
+        except DraftInterrupt as stop:
+            self._keep_draft(question, stop.text, rubric if source == "follow-up" else None)
+            return None
         if not typed.text:
             if typed.timed_out:
                 err.print("[bold yellow]Time is up[/] and nothing was typed: nothing graded or saved.")
@@ -153,16 +197,39 @@ class _Session:
             return None
         if typed.timed_out:
             err.print("[bold yellow]Time is up:[/] grading what you typed so far.")
-        grade = grade_answer(question, rubric, typed.text, self.options)
+        from grader.cli.watch import model_spinner
+
+        with model_spinner(err, f"{self.options.model} is grading", self.options.method() != "keyword"):
+            grade = grade_answer(question, rubric, typed.text, self.options)
         out.print(grade_view(grade))
         self.graded += 1
         self._save(question, typed, grade, source)
+        if draft:
+            from grader.practice.drafts import discard_draft
+
+            discard_draft(question.id)
         return grade
 
-    def _read(self) -> Typed:
+    def _keep_draft(self, question: Question, text: str, follow_up: Rubric | None) -> None:
+        if not text.strip():
+            return
+        try:
+            reply = self.source.choice("Keep what you typed, to finish it next time? [Y/n] ")
+        except (KeyboardInterrupt, EOFError):
+            reply = "n"
+        if reply is not None and reply.strip().lower().startswith("n"):
+            err.print("[dim]Draft discarded.[/dim]")
+            return
+        from grader.practice.drafts import make_draft, save_draft
+
+        concept = follow_up.concepts[0].id if follow_up is not None else None
+        path = save_draft(make_draft(question.id, text, concept))
+        err.print(f"Draft kept in {path}; 'grade practice' offers it next time.", markup=False, highlight=False)
+
+    def _read(self, draft: str = "") -> Typed:
         if self.limit_seconds is not None:
             err.print(f"[dim]You have {self.limit_minutes:g} min.[/dim]", highlight=False)
-        return self.source.answer(self.limit_seconds)
+        return self.source.answer(self.limit_seconds, draft)
 
     def _ask(self, prompt: str) -> str | None:
         reply = self.source.choice(prompt)

@@ -8,15 +8,19 @@ from typing import Annotated
 import typer
 
 from grader.cli.common import EXIT_USAGE, fail, friendly, out, state, write_json
+from grader.cli.completion import complete_category, complete_question
+from grader.cli.help import HumanCommand, epilog
 
 app = typer.Typer(help="Browse the question bank.", no_args_is_help=True)
 
 
-@app.command("list")
+@app.command("list", cls=HumanCommand, epilog=epilog("questions list"))
 @friendly
 def list_questions(
     ctx: typer.Context,
-    category: Annotated[str | None, typer.Option("--category", "-c", help="Only this category.")] = None,
+    category: Annotated[
+        str | None, typer.Option("--category", "-c", help="Only this category.", autocompletion=complete_category)
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the questions, optionally of one category."""
@@ -34,11 +38,13 @@ def list_questions(
     out.print(questions_table(questions, bank.titles))
 
 
-@app.command("show")
+@app.command("show", cls=HumanCommand, epilog=epilog("questions show"))
 @friendly
 def show_question(
     ctx: typer.Context,
-    question_id: Annotated[str, typer.Argument(metavar="ID", help="Question id, e.g. cicd-3.")],
+    question_id: Annotated[
+        str, typer.Argument(metavar="ID", help="Question id, e.g. cicd-3.", autocompletion=complete_question)
+    ],
     model_answer: Annotated[bool, typer.Option("--model-answer", help="Also show the model answer.")] = False,
 ) -> None:
     """Show one question, its concepts and follow-up questions."""
@@ -59,7 +65,7 @@ def show_question(
             out.print(Text(rubric.model_answer.strip()))
 
 
-@app.command("import")
+@app.command("import", cls=HumanCommand, epilog=epilog("questions import"))
 @friendly
 def import_questions(
     source: Annotated[Path, typer.Argument(metavar="FILE.md", help="Markdown: headings, numbered questions.")],
@@ -68,10 +74,10 @@ def import_questions(
         bool, typer.Option("--draft-rubrics", help="Ask the configured model to draft each rubric (marked draft).")
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that already exist.")] = False,
-    model: Annotated[str | None, typer.Option(envvar="GRADER_MODEL", help="litellm model string.")] = None,
-    api_base: Annotated[
-        str | None, typer.Option(envvar="GRADER_API_BASE", help="OpenAI-compatible base URL.")
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", envvar="GRADER_MODEL", metavar="MODEL", help="litellm model string.")
     ] = None,
+    api_base: Annotated[str | None, typer.Option(envvar="GRADER_API_BASE", help="OpenAI-compatible base URL.")] = None,
     timeout: Annotated[float | None, typer.Option(help="Seconds per LLM request.", show_default=False)] = None,
     config: Annotated[
         Path | None, typer.Option(envvar="GRADER_CONFIG", help="TOML config file.", show_default=False)

@@ -8,17 +8,18 @@ from typing import Annotated
 import typer
 
 from grader.cli.common import EXIT_FAILURE, err, friendly, out, state
+from grader.cli.help import HumanCommand, epilog
 
 app = typer.Typer(help="Author and check rubrics.", no_args_is_help=True)
 
 
-@app.command("check")
+@app.command("check", cls=HumanCommand, epilog=epilog("rubrics check"))
 @friendly
 def check(
     ctx: typer.Context,
     directory: Annotated[
         Path | None,
-        typer.Argument(metavar="[DIR]", help="A bank folder (with questions/ and rubrics/), or its rubrics/."),
+        typer.Argument(metavar="DIR", help="A bank folder (with questions/ and rubrics/), or its rubrics/."),
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Fail on warnings too.")] = False,
 ) -> None:

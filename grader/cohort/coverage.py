@@ -42,6 +42,7 @@ class AnswerRecord:
     fallback: bool
     flags: tuple[str, ...]
     statuses: dict[str, Status]  # concept id -> status
+    model: str | None = None  # the model that graded it, if one did
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ class Cohort:
             fallback=grade.get("fallback_reason") is not None,
             flags=tuple(grade.get("flags") or ()),
             statuses=statuses,
+            model=grade.get("model") if grade.get("fallback_reason") is None else None,
         )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Generator, Sequence
@@ -163,11 +164,29 @@ def _conversation(
         raise LLMError(f"the model's reply was unusable twice: {problem}") from None
 
 
+# Every exchange with the model, at DEBUG level: {"messages": [...]} before a request, {"reply": text} after it.
+# `--verbose` prints them (grader/cli/watch.py); with no handler listening nothing is formatted.
+EXCHANGES = logging.getLogger("grader.llm.exchange")
+
+
+def _log_request(messages: list[dict[str, str]]) -> None:
+    if EXCHANGES.isEnabledFor(logging.DEBUG):
+        EXCHANGES.debug("request", {"messages": messages})
+
+
+def _log_reply(reply: Reply) -> None:
+    if EXCHANGES.isEnabledFor(logging.DEBUG):
+        EXCHANGES.debug("reply", {"reply": reply.content})
+
+
 def _run(conversation: Generator[Any, Reply, Any], call: Callable[[Any], Reply]) -> Any:
     request = next(conversation)
     while True:
+        _log_request(request)
+        reply = call(request)
+        _log_reply(reply)
         try:
-            request = conversation.send(call(request))
+            request = conversation.send(reply)
         except StopIteration as stop:
             return stop.value
 
@@ -175,7 +194,9 @@ def _run(conversation: Generator[Any, Reply, Any], call: Callable[[Any], Reply])
 async def _arun(conversation: Generator[Any, Reply, Any], call: Callable[[Any], Awaitable[Reply]]) -> Any:
     request = next(conversation)
     while True:
+        _log_request(request)
         reply = await call(request)
+        _log_reply(reply)
         try:
             request = conversation.send(reply)
         except StopIteration as stop:

@@ -92,10 +92,11 @@ def choose_next(
     )
 
 
-def follow_up_concept(grade: Grade, rubric: Rubric) -> Concept | None:
+def follow_up_concept(grade: Grade, rubric: Rubric, answered: Collection[str] = ()) -> Concept | None:
     """The concept whose follow-up question to offer next: the grade's first study item (missed before partly
-    covered, heaviest first), else None when every concept was covered."""
-    by_id = {c.id: c for c in rubric.concepts}
+    covered, heaviest first), else None when every concept was covered. Concepts in `answered` (their
+    follow-up was already answered well) are not offered again."""
+    by_id = {c.id: c for c in rubric.concepts if c.id not in answered}
     for item in grade.study_next:
         if item.concept_id in by_id:
             return by_id[item.concept_id]
@@ -106,8 +107,67 @@ def follow_up_concept(grade: Grade, rubric: Rubric) -> Concept | None:
     return by_id[weak[0].id] if weak else None
 
 
+def answered_follow_ups(attempts: Sequence[Attempt], question_id: str) -> set[str]:
+    """The concepts of `question_id` whose follow-up question was answered well (covered) in `attempts`."""
+    return {
+        attempt.grade.concepts[0].id
+        for attempt in attempts
+        if attempt.question_id == question_id
+        and attempt.source == "follow-up"
+        and attempt.grade.concepts
+        and attempt.grade.concepts[0].status == "covered"
+    }
+
+
+# Words of a follow-up question that say how it asks, not what it is about.
+_ASKING = frozenset(
+    "how what why when where which who would could should can you your do does did is are keep handle describe "
+    "explain tell give example make makes use used approach way ways think pick choose one two other others "
+    "any more most still same over exactly happen happens need needs long around after before only many walk "
+    "through between like instead time times several across first each little decide actually without setup "
+    "specific run round cover allowed built someone never nobody day days change changes thing things team "
+    "really always ever else just much well".split()
+)
+MAX_TOPIC_TERMS = 8
+
+
 def follow_up_round(question: Question, rubric: Rubric, concept: Concept) -> tuple[Question, Rubric]:
-    """The follow-up as something gradable: the concept's follow-up question, graded on that concept alone
-    (the rubric's misconceptions still apply). Saved under the original question id as a `follow-up`."""
+    """The follow-up as something gradable on its own terms: the concept's follow-up question, and a rubric of
+    one concept (the parent's id, so the answer counts towards that concept's mastery) that an answer to the
+    follow-up covers. Its keywords are the concept's `follow_up_keywords` when the rubric has them; else the
+    topic words of the follow-up question (those the original question does not already use) together with
+    the concept's own keywords. A model, when one is configured, judges the answer against the follow-up
+    question and this concept's description. The rubric's misconceptions still apply. Saved under the original
+    question id as a `follow-up`."""
     prompt = Question(id=question.id, category=question.category, text=concept.follow_up)
-    return prompt, rubric.model_copy(update={"concepts": [concept]})
+    if concept.follow_up_keywords:
+        keywords, synonyms = list(concept.follow_up_keywords), {}
+    else:
+        keywords = [*_topic_terms(concept.follow_up, question.text), *concept.keywords]
+        synonyms = dict(concept.synonyms)
+    keywords = list(dict.fromkeys(keywords))
+    focused = concept.model_copy(
+        update={
+            "description": f"{concept.description} Asked as a follow-up: {concept.follow_up}",
+            "keywords": keywords,
+            "synonyms": {k: v for k, v in synonyms.items() if k in keywords},
+            "min_hits": min(2, len(keywords)),
+            "weight": 1.0,
+        }
+    )
+    return prompt, rubric.model_copy(update={"concepts": [focused]})
+
+
+def _topic_terms(follow_up: str, asked: str) -> list[str]:
+    """Content words of the follow-up question that the original question does not use, in order."""
+    from grader.keyword.reference import content_words, stem_set
+
+    already = stem_set(asked)
+    terms: list[str] = []
+    seen: set[str] = set()
+    for stem, word in content_words(follow_up):
+        if word in _ASKING or stem in already or stem in seen or len(word) < 4:
+            continue
+        seen.add(stem)
+        terms.append(word)
+    return terms[:MAX_TOPIC_TERMS]

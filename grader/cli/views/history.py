@@ -95,8 +95,15 @@ def attempt_view(attempt: Attempt, prompt: str | None, model_answer: str | None 
     return Group(*parts)
 
 
-def progress_view(progress: Progress) -> RenderableType:
+def progress_view(progress: Progress, category: str | None = None, elsewhere: int = 0) -> RenderableType:
+    """Progress; `elsewhere`: attempts outside `category`, to say why a category has none."""
     if not progress.attempts:
+        if category and elsewhere:
+            return Text(
+                f"No attempts in category '{category}' yet ({_count(elsewhere, 'attempt')} in other categories): "
+                f"practise it with 'grade practice -c {category}'.",
+                style="dim",
+            )
         return Text("No attempts saved yet: answer a few questions with 'grade practice' first.", style="dim")
     parts: list[RenderableType] = [
         Text(
