@@ -1,9 +1,10 @@
 """What a keyword's sentence says about it: a negated statement, figures, a sentence stamped from a template.
 
 - **Negation.** "We never do blue-green", "we don't run canaries", "we cannot switch back": a keyword after a
-  negation, in the same clause (up to NEGATION_REACH words on), earns no credit. Only negations of a statement count (`not`, `never`,
-  `cannot` and the `n't` forms); "no" before a noun is left alone ("no single point of failure" states a goal),
-  as are "not only" / "not just" and a negation inside the keyword itself ("can't connect").
+  negation, in the same clause (up to NEGATION_REACH words on), earns no credit. Only negations of a statement
+  count (`not`, `never`, `cannot` and the `n't` forms); "no" before a noun is left alone ("no single point of
+  failure" states a goal), as are "not only" / "not just" and a negation inside the keyword itself ("can't
+  connect").
 - **Figures.** Numbers with a unit, percentages and before/after pairs ("45 mins -> 10 mins", "77%", "3x") are
   evidence for a concept marked `figures: true` (a result or outcome).
 - **Narrative.** An answer to a story question tells what happened: statements in the past tense ("we rolled
