@@ -8,7 +8,8 @@
   or the error.
 
 Reports never contain answer text or evidence, only verdicts, so they can be shared. Files are written
-atomically (a temporary file renamed over the target).
+atomically (a temporary file renamed over the target). Answers a reviewer corrected (`grade review`) are marked:
+a tile and outlined heatmap cells in HTML, a count in Markdown, a `reviewed` column in CSV.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grader.cohort.coverage import (
+    AnswerRecord,
     CandidateSummary,
     Cohort,
     QuestionSummary,
@@ -81,6 +83,7 @@ table.heat th.cand{writing-mode:vertical-rl;transform:rotate(180deg);font-weight
 td.cov{background:#2e9d57;color:#fff} td.par{background:#f2c14e} td.mis{background:#d9534f;color:#fff}
 td.non{background:#f3f4f8;color:#99a} tr.qhead td{background:#e9ecf5;font-weight:600;text-align:left}
 .legend span{display:inline-block;padding:0 .5rem;margin-right:.4rem;border-radius:3px}
+table.heat td.rev{outline:2px solid #3553c9;outline-offset:-3px}
 """
 
 
@@ -117,6 +120,7 @@ def _html_tiles(cohort: Cohort, questions: list[QuestionSummary]) -> str:
         ("mean score", f"{mean:.1f} / 10"),
         ("not graded", f"{len(cohort.errors):,}"),
     ]
+    tiles += [("reviewed", f"{_reviewed(cohort):,}")] if _reviewed(cohort) else []  # grade review
     cells = "".join(f'<div class="tile"><b>{_e(v)}</b><span class="muted">{_e(k)}</span></div>' for k, v in tiles)
     return f'<div class="tiles">{cells}</div>'
 
@@ -182,7 +186,7 @@ def _html_heatmap(cohort: Cohort, questions: list[QuestionSummary]) -> str:
                 answer = cohort.answers.get((name, q.question_id))
                 status = answer.statuses.get(c.concept.id) if answer else None
                 cells.append(
-                    f'<td class="{CELL_CLASS[status]}" title="{_e(name)}: {status or "not answered"}">'
+                    f'<td class="{CELL_CLASS[status]}{_rev(answer)}" title="{_e(name)}: {status or "not answered"}">'
                     f"{MARK[status]}</td>"
                 )
             rows.append(f'<tr><td class="concept">{_e(c.concept.name)}</td>{cohort_cell}{"".join(cells)}</tr>')
@@ -198,6 +202,15 @@ def _html_errors(cohort: Cohort) -> str:
         )
     rows.append("</table>")
     return "\n".join(rows)
+
+
+def _reviewed(cohort: Cohort) -> int:
+    return sum(a.reviewed for a in cohort.answers.values())
+
+
+def _rev(answer: AnswerRecord | None) -> str:
+    """The extra class of a heatmap cell whose answer a reviewer corrected."""
+    return " rev" if answer is not None and answer.reviewed else ""
 
 
 def _heat(coverage: float) -> str:
@@ -221,7 +234,8 @@ def render_markdown(cohort: Cohort, title: str = "Batch grading report") -> str:
         f"# {title}",
         "",
         f"{graded} answers graded from {len(cohort.candidates)} candidates over {len(questions)} questions; "
-        f"mean score {mean:.1f} / 10; {len(cohort.errors)} not graded.",
+        f"mean score {mean:.1f} / 10; {len(cohort.errors)} not graded"
+        + (f"; {_reviewed(cohort)} reviewed." if _reviewed(cohort) else "."),
         "",
         "## Candidates",
         "",
@@ -280,7 +294,7 @@ def _bands(bands: dict[str, int]) -> str:
 
 CSV_COLUMNS = (
     "candidate", "question_id", "score", "max_score", "band", "method", "fallback", "flags",
-    "covered", "partial", "missing", "source", "error",
+    "covered", "partial", "missing", "source", "error", "reviewed",
 )  # fmt: skip
 
 
@@ -293,7 +307,7 @@ def render_csv(cohort: Cohort) -> str:
         answer = cohort.answers.get(pair)
         if answer is None:
             e = cohort.errors[pair]
-            writer.writerow([*pair, "", "", "", "", "", "", "", "", "", e.source, e.error])
+            writer.writerow([*pair, "", "", "", "", "", "", "", "", "", e.source, e.error, ""])
             continue
         by_status: dict[str, list[str]] = {"covered": [], "partial": [], "missing": []}
         for concept_id, status in answer.statuses.items():
@@ -303,7 +317,7 @@ def render_csv(cohort: Cohort) -> str:
                 *pair, f"{answer.score:.1f}", f"{answer.max_score:g}", answer.band, answer.method,
                 "yes" if answer.fallback else "", ";".join(answer.flags),
                 *(";".join(by_status[status]) for status in ("covered", "partial", "missing")),
-                answer.source, "",
+                answer.source, "", "yes" if answer.reviewed else "",
             ]
         )  # fmt: skip
     return buffer.getvalue()
