@@ -85,6 +85,10 @@ def batch(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON.", rich_help_panel=OUTPUT_PANEL)
     ] = False,
+    no_overrides: Annotated[
+        bool,
+        typer.Option("--no-overrides", help="Reports without a reviewer's corrections.", rich_help_panel=OUTPUT_PANEL),
+    ] = False,
     concurrency: Annotated[
         int,
         typer.Option(
@@ -134,7 +138,7 @@ def batch(
         if progress is not None:
             progress.stop()
     for report in reports or []:
-        _write_report(results, report)
+        _write_report(results, report, overrides=not no_overrides)
     if json_output:
         write_json(json.dumps(summary.as_dict(), indent=2))
     elif not quiet:
@@ -168,11 +172,14 @@ def coverage(
         ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print coverage as JSON.")] = False,
+    no_overrides: Annotated[
+        bool, typer.Option("--no-overrides", help="The machine's grades, without a reviewer's corrections.")
+    ] = False,
 ) -> None:
     """Concept coverage in a results file: what most candidates miss, each candidate's weakest concepts."""
+    from grader.cohort.corrections import reviewed_records
     from grader.cohort.coverage import candidate_summaries, cohort_of, question_summaries
     from grader.cohort.report import report_format, write_report
-    from grader.cohort.results import iter_records
 
     for report in reports or []:
         if report_format(report) is None:
@@ -180,7 +187,7 @@ def coverage(
     wanted_q = {q.strip().lower() for q in question or []}
     wanted_c = set(candidate or [])
     cohort = cohort_of(
-        r for r in iter_records(results)
+        r for r in reviewed_records(results, overrides=not no_overrides)
         if (not wanted_q or r["question_id"] in wanted_q) and (not wanted_c or r["candidate"] in wanted_c)
     )  # fmt: skip
     if not cohort.answers and not cohort.errors:
@@ -216,11 +223,11 @@ def _check_paths(inputs: list[Path], results: Path, reports: list[Path]) -> None
                 fail(f"{report}: unknown report format; use .html, .md or .csv", EXIT_USAGE)
 
 
-def _write_report(results: Path, report: Path) -> None:
+def _write_report(results: Path, report: Path, overrides: bool = True) -> None:
     from grader.cohort.coverage import load_cohort
     from grader.cohort.report import write_report
 
-    write_report(load_cohort(results), report)
+    write_report(load_cohort(results, overrides), report)
 
 
 def _progress(total: int | None) -> Progress:
