@@ -28,7 +28,7 @@ def listen(port: int = 0) -> socket.socket:
 
 
 def serve(desk: Desk, port: int = 0, open_browser: bool = True, announce: Callable[[str], None] | None = None) -> None:
-    """Serve `desk` until interrupted. `announce` gets the URL (with its access token) before the first request."""
+    """Serve `desk` until Ctrl-C (SIGINT) or SIGTERM. `announce` gets the URL (with its access token) before the first request."""
     import uvicorn
 
     guard = Guard()
@@ -39,4 +39,7 @@ def serve(desk: Desk, port: int = 0, open_browser: bool = True, announce: Callab
     if open_browser:
         webbrowser.open(url)
     config = uvicorn.Config(create_app(desk, guard), log_level="warning", access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down, then raises the Ctrl-C again: stopping is what it asked for
+        pass
