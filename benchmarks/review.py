@@ -1,0 +1,166 @@
+"""Benchmark: `grade review` on a 10,000-answer results file, over real HTTP to the uvicorn server.
+
+    .venv/bin/python benchmarks/review.py [--answers 10000] [--steps 200]
+
+Makes a cohort (answers of sentences drawn from the bank's rubrics: model answers and concept descriptions, some
+off-topic, some short), grades it with `grade batch` (keyword path) into results.jsonl, then starts
+`grade review results.jsonl --no-browser` in a subprocess and measures:
+
+- open: from starting the process to the first queue page received (Python start-up, reading 10,000 results and
+  their overrides, the first page);
+- next answer: following each answer page's "next" link, `--steps` times (the answer's source is a JSONL line: the
+  first answer of a file reads that file once);
+- a correction: POST a concept's status (appended, fsync'ed) and the page it redirects to.
+
+Baselines measured in the same run: reading and parsing every results line with `json.loads` (open), and fetching
+the app's stylesheet, the smallest request through the same stack (next answer).
+
+Targets (issue 17): open < 2 s; next answer < 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def rubric_sentences() -> dict[str, list[str]]:
+    """Sentences of each rubric's model answer and concept descriptions, by question."""
+    found: dict[str, list[str]] = {}
+    for path in sorted((REPO / "rubrics").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = " ".join([data.get("model_answer", ""), *(c.get("description", "") for c in data.get("concepts", []))])
+        sentences = [s.strip() for s in _SENTENCE.split(text) if len(s.split()) >= 4]
+        if sentences:
+            found[data["question_id"]] = sentences
+    return found
+
+
+def make_inputs(path: Path, answers: int, seed: int = 17) -> None:
+    rng = random.Random(seed)
+    sentences = rubric_sentences()
+    questions = sorted(sentences)
+    pool = [s for q in questions for s in sentences[q]]
+    with path.open("w", encoding="utf-8") as handle:
+        for index in range(answers):
+            question = questions[index % len(questions)]
+            own = sentences[question]
+            count = rng.choice((1, 2, 4, 6, 8))
+            text = " ".join(rng.choice(pool if rng.random() < 0.2 else own) for _ in range(count))
+            candidate = f"candidate-{index // len(questions):05d}"
+            handle.write(json.dumps({"candidate": candidate, "question": question, "answer": text}) + "\n")
+
+
+def grade(inputs: Path, results: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "grader", "--bank", str(REPO), "batch", str(inputs), "--out", str(results), "-q"],
+        check=False,
+    )
+    return time.perf_counter() - started
+
+
+def parse_baseline(results: Path) -> float:
+    started = time.perf_counter()
+    with results.open("rb") as handle:
+        for line in handle:
+            json.loads(line)
+    return time.perf_counter() - started
+
+
+def ms(values: list[float]) -> str:
+    values = sorted(values)
+    p95 = values[min(len(values) - 1, int(0.95 * len(values)))]
+    return f"median {1000 * statistics.median(values):.1f} ms, p95 {1000 * p95:.1f} ms, max {1000 * values[-1]:.1f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--answers", type=int, default=10_000)
+    parser.add_argument("--steps", type=int, default=200)
+    args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"machine: {cores} cores available, {os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory(prefix="review-bench-") as folder:
+        root = Path(folder)
+        inputs, results = root / "answers.jsonl", root / "results.jsonl"
+        make_inputs(inputs, args.answers)
+        seconds = grade(inputs, results)
+        lines = sum(1 for _ in results.open("rb"))
+        print(f"cohort: {lines:,} results lines ({results.stat().st_size / 1e6:.1f} MB), graded in {seconds:.1f} s")
+        baseline = min(parse_baseline(results) for _ in range(3))
+
+        started = time.perf_counter()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "grader", "--bank", str(REPO), "review", str(results), "--no-browser"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        try:
+            assert server.stdout is not None
+            url = next(line.strip() for line in server.stdout if line.startswith("http://"))
+            with httpx.Client(follow_redirects=True, timeout=30) as client:
+                queue = client.get(url)
+                opened = time.perf_counter() - started
+                assert queue.status_code == 200, queue.status_code
+                base = url.split("/?")[0]
+                print(f"open (process start to first queue page): {opened:.2f} s  [target < 2 s]; "
+                      f"baseline json.loads of every results line {baseline:.2f} s (ratio {opened / baseline:.1f}x)")
+
+                link = re.search(r'<tr data-href="([^"]+)"', queue.text).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+                first = time.perf_counter()
+                page = client.get(base + link)
+                first_answer = time.perf_counter() - first
+                times = []
+                for _ in range(args.steps):
+                    found = re.search(r'href="([^"]+)" id="next"', page.text)
+                    if found is None:
+                        break
+                    step = time.perf_counter()
+                    page = client.get(base + found.group(1).replace("&amp;", "&"))
+                    times.append(time.perf_counter() - step)
+                    assert page.status_code == 200
+                css = []
+                for _ in range(args.steps):
+                    step = time.perf_counter()
+                    client.get(base + "/static/review.css")
+                    css.append(time.perf_counter() - step)
+                print(f"first answer opened: {1000 * first_answer:.1f} ms (reads its JSONL source once)")
+                print(f"next answer x{len(times)}: {ms(times)}  [target < 100 ms]")
+                print(f"baseline, the stylesheet x{len(css)}: {ms(css)} "
+                      f"(ratio of medians {statistics.median(times) / statistics.median(css):.1f}x)")
+
+                csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+                key = re.search(r'action="/answer/([0-9a-f]+)/status', page.text).group(1)  # type: ignore[union-attr]
+                concept = re.search(r'name="concept" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+                writes = []
+                for index in range(20):
+                    status = ("covered", "partial", "missing")[index % 3]
+                    step = time.perf_counter()
+                    done = client.post(f"{base}/answer/{key}/status", data={"csrf": csrf, "concept": concept,
+                                                                          "status": status},
+                                       headers={"origin": base})  # fmt: skip
+                    writes.append(time.perf_counter() - step)
+                    assert done.status_code == 200, done.status_code
+                print(f"a correction (POST, append + fsync, redirected page) x{len(writes)}: {ms(writes)}")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
