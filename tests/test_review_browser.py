@@ -133,4 +133,5 @@ def test_review_an_answer_with_the_keyboard_then_the_report_shows_it(tmp_path: P
     rows = {(r["candidate"], r["question_id"]): r for r in csv.DictReader(io.StringIO(report.read_text()))}
     assert rows[("bob", "cicd-3")]["score"] == f"{corrected:.1f}" and rows[("bob", "cicd-3")]["reviewed"] == "yes"
     bob_total = corrected + record_of(results, "bob", "security-3")["grade"]["score"]
-    assert f"<td>bob</td><td class=num>2</td><td class=num>{bob_total:.1f} / 20</td>" in (tmp_path / "r.html").read_text()
+    page = (tmp_path / "r.html").read_text()
+    assert f"<td>bob</td><td class=num>2</td><td class=num>{bob_total:.1f} / 20</td>" in page

@@ -7,6 +7,7 @@ another process appended are picked up by `refresh`, which every request calls (
 
 from __future__ import annotations
 
+import gc
 import getpass
 import os
 from collections.abc import Mapping
@@ -64,11 +65,17 @@ def describe_questions(bank: Bank, question_ids: set[str]) -> dict[str, Question
 
 @dataclass(slots=True)
 class Entry:
-    """One answer of the cohort: the machine's results line, and the view of it with the overrides applied."""
+    """One answer of the cohort: the machine's results line, the view of it with the overrides applied, and what
+    the queue sorts and filters on (computed by `update`, once per change)."""
 
     index: int
     record: dict[str, Any]
     view: dict[str, Any] = field(default_factory=dict)
+    grade: dict[str, Any] | None = None  # the view's grade; None for an answer that was not graded
+    score: float | None = None
+    flags: tuple[str, ...] = ()
+    confidence: float | None = None  # the grade's, or its least confident verdict's; None when the grader gave none
+    issues: frozenset[str] = frozenset()  # of ISSUES
     attention: int = 0
 
     @property
@@ -84,63 +91,36 @@ class Entry:
         return self.record["question_id"]
 
     @property
-    def grade(self) -> dict[str, Any] | None:
-        grade = self.view.get("grade")
-        return grade if isinstance(grade, dict) else None
-
-    @property
     def error(self) -> str | None:
         return None if self.grade is not None else str(self.record.get("error") or "not graded")
-
-    @property
-    def score(self) -> float | None:
-        return float(self.grade["score"]) if self.grade is not None else None
 
     @property
     def reviewed(self) -> bool:
         return "review" in self.view
 
-    @property
-    def flags(self) -> tuple[str, ...]:
-        return tuple(self.grade.get("flags") or ()) if self.grade is not None else ()
-
-    @property
-    def fallback(self) -> bool:
-        return self.grade is not None and self.grade.get("fallback_reason") is not None
-
-    @property
-    def disagreements(self) -> int:
-        return len(self.grade.get("disagreements") or ()) if self.grade is not None else 0
-
-    @property
-    def confidence(self) -> float | None:
-        """The grade's confidence, or its least confident verdict's; None when the grader gave none."""
-        if self.grade is None:
-            return None
-        values = [c["confidence"] for c in self.grade.get("concepts") or () if c.get("confidence") is not None]
-        if self.grade.get("confidence") is not None:
-            values.append(self.grade["confidence"])
-        return min(values) if values else None
-
-    def issues(self) -> set[str]:
-        found = set()
-        if self.error is not None:
-            found.add("error")
-        if self.flags:
-            found.add("flagged")
-        if self.disagreements:
-            found.add("disagreement")
-        if self.fallback:
-            found.add("fallback")
-        confidence = self.confidence
-        if confidence is not None and confidence < LOW_CONFIDENCE:
-            found.add("low_confidence")
-        return found
-
     def update(self, review: Review | None) -> None:
-        has_grade = isinstance(self.record.get("grade"), dict)
-        self.view = correct(self.record, review) if review is not None and has_grade else self.record
-        issues = self.issues()
+        grade = self.record.get("grade")
+        if not isinstance(grade, dict):
+            self.view, self.grade, self.issues = self.record, None, frozenset({"error"})
+            return
+        self.view = correct(self.record, review) if review is not None else self.record
+        self.grade = grade = self.view["grade"]
+        self.score = float(grade.get("score", 0.0))
+        self.flags = tuple(grade.get("flags") or ())
+        values = [c["confidence"] for c in grade.get("concepts") or () if c.get("confidence") is not None]
+        if grade.get("confidence") is not None:
+            values.append(grade["confidence"])
+        self.confidence = min(values) if values else None
+        issues = set()
+        if self.flags:
+            issues.add("flagged")
+        if grade.get("disagreements"):
+            issues.add("disagreement")
+        if grade.get("fallback_reason") is not None:
+            issues.add("fallback")
+        if self.confidence is not None and self.confidence < LOW_CONFIDENCE:
+            issues.add("low_confidence")
+        self.issues = frozenset(issues)
         self.attention = (
             4 * (PROMPT_INJECTION in self.flags) + 3 * ("fallback" in issues)
             + 3 * ("disagreement" in issues) + 2 * ("flagged" in issues) + 2 * ("low_confidence" in issues)
@@ -197,7 +177,7 @@ class Filters:
             return False
         if self.flag and self.flag not in entry.flags:
             return False
-        if self.issue and self.issue not in entry.issues():
+        if self.issue and self.issue not in entry.issues:
             return False
         if self.state and (self.state == "reviewed") != entry.reviewed:
             return False
@@ -265,6 +245,14 @@ class Desk:
         self._load()
 
     def _load(self) -> None:
+        gc.disable()  # parsing makes millions of objects and no garbage: the collector would only slow it down
+        try:
+            self._read()
+        finally:
+            gc.enable()
+        gc.freeze()  # and later collections need not walk them again (they live as long as the desk)
+
+    def _read(self) -> None:
         latest: dict[tuple[str, str], dict[str, Any]] = {}
         for record in iter_records(self.results):
             pair = (record["candidate"], record["question_id"])
