@@ -23,8 +23,9 @@ The public Python API (imported lazily, so `import grader` stays cheap):
   `LLMError`, `StorageError`).
 
 The package is made of one subpackage per concern: `bank` (loading, validation, import), `keyword` (the offline
-grader), `llm` (the model grader), `cohort` (batch, results, coverage, reports), `practice` (history, progress,
-practice), `calibration`, and `cli` (the `grade` command and its views). The shared contracts live at the top.
+grader), `llm` (the model grader), `cohort` (batch, results, coverage, reports, reviewers' overrides), `practice`
+(history, progress, practice), `calibration`, `review` (the review web app, an extra), and `cli` (the `grade` command
+and its views). The shared contracts live at the top.
 """
 
 from __future__ import annotations

@@ -268,7 +268,7 @@ def test_progress_bar_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "grading" in drawn and "/6" in drawn and "fallbacks" in drawn
     quiet = io.StringIO()
     monkeypatch.setattr(batch_cli, "err", Console(file=quiet, force_terminal=True, width=120))
-    CliRunner().invoke(app, ["--bank", str(REPO), "batch", str(root), "--out", str(tmp_path / "q.jsonl"), "-q"])
+    CliRunner().invoke(app, ["--bank", str(REPO), "batch", str(root), "--out", str(tmp_path / "q.jsonl"), "--quiet"])
     assert quiet.getvalue() == ""
 
 

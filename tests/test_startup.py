@@ -15,7 +15,9 @@ try:
     runpy.run_module("grader", run_name="__main__")
 except SystemExit:
     pass
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"litellm", "openai", "httpx", "aiohttp", "rich"})
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"litellm", "openai", "httpx", "aiohttp", "rich", "starlette",
+                                                         "uvicorn", "jinja2", "selenium"})
+heavy += sorted(m for m in sys.modules if m.startswith("grader.review"))
 print(json.dumps(heavy), file=sys.stderr)
 """
 
@@ -34,3 +36,9 @@ def test_keyword_json_path_imports_no_llm_stack_and_no_rich(grader_home: Path) -
 
 def test_help_imports_no_llm_stack() -> None:
     assert not set(loaded_modules("--help")) & {"litellm", "openai", "httpx", "aiohttp"}
+
+
+def test_help_imports_no_review_app() -> None:
+    """`grade --help` builds every command, `grade review` too, without its web stack (the review extra)."""
+    assert not set(loaded_modules("--help")) & {"starlette", "uvicorn", "jinja2", "grader.review"}
+    assert loaded_modules("review", "--help") == ["rich"]

@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "batch": ("batch", "batch"),
     "calibrate": ("calibrate", "calibrate"),
     "coverage": ("batch", "coverage"),
+    "review": ("review", "review"),
+    "report": ("review", "report"),
     "practice": ("practice", "practice"),
     "history": ("history", "app"),
     "progress": ("history", "progress"),

@@ -18,6 +18,7 @@ from grader.cli.common import (
     fail,
     friendly,
     out,
+    report_context,
     state,
     write_json,
 )
@@ -88,6 +89,10 @@ def batch(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON.", rich_help_panel=OUTPUT_PANEL)
     ] = False,
+    no_overrides: Annotated[
+        bool,
+        typer.Option("--no-overrides", help="Reports without a reviewer's corrections.", rich_help_panel=OUTPUT_PANEL),
+    ] = False,
     concurrency: Annotated[
         int,
         typer.Option(
@@ -145,9 +150,10 @@ def batch(
     if reports:
         from grader.cohort.coverage import load_cohort
 
-        cohort = load_cohort(results)
+        cohort = load_cohort(results, overrides=not no_overrides)
+        context = report_context(ctx, results)
         for report in reports:
-            _write_report(cohort, report, _report_context(ctx, results))
+            _write_report(cohort, report, context)
     if json_output:
         write_json(json.dumps(summary.as_dict(), indent=2))
     elif not quiet:
@@ -188,11 +194,14 @@ def coverage(
         ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print coverage as JSON.")] = False,
+    no_overrides: Annotated[
+        bool, typer.Option("--no-overrides", help="The machine's grades, without a reviewer's corrections.")
+    ] = False,
 ) -> None:
     """Concept coverage in a results file: what most candidates miss, each candidate's weakest concepts."""
+    from grader.cohort.corrections import reviewed_records
     from grader.cohort.coverage import candidate_summaries, cohort_of, question_summaries
     from grader.cohort.report import report_format
-    from grader.cohort.results import iter_records
 
     for report in reports or []:
         if report_format(report) is None:
@@ -200,13 +209,13 @@ def coverage(
     wanted_q = {q.strip().lower() for q in question or []}
     wanted_c = set(candidate or [])
     cohort = cohort_of(
-        r for r in iter_records(results)
+        r for r in reviewed_records(results, overrides=not no_overrides)
         if (not wanted_q or r["question_id"] in wanted_q) and (not wanted_c or r["candidate"] in wanted_c)
     )  # fmt: skip
     if not cohort.answers and not cohort.errors:
         fail(f"{results}: no results" + (" match the filters" if wanted_q or wanted_c else ""), EXIT_FAILURE)
     for report in reports or []:
-        _write_report(cohort, report, _report_context(ctx, results))
+        _write_report(cohort, report, report_context(ctx, results))
     questions = question_summaries(cohort)
     candidates = candidate_summaries(cohort, weakest=top)
     if json_output:
@@ -241,19 +250,6 @@ def _write_report(cohort: Cohort, report: Path, context: ReportContext) -> None:
 
     write_report(cohort, report, context)
 
-
-def _report_context(ctx: typer.Context, results: Path) -> ReportContext:
-    """The report's title, source, date and question texts (when the bank can be read)."""
-    from datetime import datetime
-
-    from grader.cohort.report import ReportContext
-    from grader.errors import GraderError
-
-    try:
-        texts = {q.id: q.text for q in state(ctx).bank().questions.values()}
-    except GraderError:
-        texts = {}
-    return ReportContext(source=str(results), generated=datetime.now().astimezone(), questions=texts)
 
 
 def _progress(total: int | None) -> Progress:

@@ -28,13 +28,18 @@ if TYPE_CHECKING:
 def calibrate(
     ctx: typer.Context,
     labelled: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
             metavar="LABELLED.jsonl",
             help="One JSON object a line: answer, score, max_score, and question + reference or a bank question_id.",
             show_default=False,
         ),
-    ],
+    ] = None,
+    from_review: Annotated[
+        Path | None,
+        typer.Option("--from-review", metavar="RESULTS.jsonl", show_default=False,
+                     help="Use the answers reviewed with 'grade review' as the labelled data (no grading)."),
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
     fit: Annotated[
         Path | None,
@@ -64,6 +69,16 @@ def calibrate(
 
     if fit is not None and calibration is not None:
         fail("--fit and --calibration exclude each other: fit on raw scores, then apply the mapping", EXIT_USAGE)
+    if (labelled is None) == (from_review is None):
+        fail("give a LABELLED.jsonl file or --from-review RESULTS.jsonl (one of them)", EXIT_USAGE)
+    if from_review is not None:
+        if calibration is not None:
+            fail("--calibration does not apply to --from-review: reviewed scores are measured as they are", EXIT_USAGE)
+        from grader.cli.review import calibrate_from_review
+
+        calibrate_from_review(from_review, fit=fit, top=top, json_output=json_output)
+        return
+    assert labelled is not None
     mapping = load_mapping(calibration) if calibration is not None else None
     options = resolve_options(
         mode=mode.value if mode else None, model=model, api_base=api_base, timeout=timeout, config=config

@@ -67,6 +67,7 @@ err: Any = LazyConsole(stderr=True, highlight=False)
 
 if TYPE_CHECKING:
     from grader.bank.loader import Bank
+    from grader.cohort.report import ReportContext
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -141,3 +142,17 @@ def _escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def report_context(ctx: typer.Context, results: Path) -> ReportContext:
+    """The report's title, source, date and question texts (when the bank can be read)."""
+    from datetime import datetime
+
+    from grader.cohort.report import ReportContext
+    from grader.errors import GraderError
+
+    try:
+        texts = {q.id: q.text for q in state(ctx).bank().questions.values()}
+    except GraderError:
+        texts = {}
+    return ReportContext(source=str(results), generated=datetime.now().astimezone(), questions=texts)

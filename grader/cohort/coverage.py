@@ -2,7 +2,8 @@
 and per candidate. Used by `grade coverage` and by the batch reports.
 
 The latest graded line of each (candidate, question) counts; an error line counts only while that
-(candidate, question) has no grade. Partial credit comes from `grader.scoring.CREDIT`, as in scores.
+(candidate, question) has no grade. Partial credit comes from `grader.scoring.CREDIT`, as in scores. A reviewer's
+overrides (`grader.cohort.corrections`) are applied by `load_cohort` unless asked not to; such answers are `reviewed`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.cohort.corrections import reviewed_records
 from grader.cohort.inputs import UNKNOWN
-from grader.cohort.results import iter_records
 from grader.models import Status
 from grader.scoring import CREDIT
 
@@ -43,6 +44,7 @@ class AnswerRecord:
     flags: tuple[str, ...]
     statuses: dict[str, Status]  # concept id -> status
     model: str | None = None  # the model that graded it, if one did
+    reviewed: bool = False  # a reviewer's overrides were applied (see grader.cohort.corrections)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +105,14 @@ class Cohort:
             flags=tuple(grade.get("flags") or ()),
             statuses=statuses,
             model=grade.get("model") if grade.get("fallback_reason") is None else None,
+            reviewed="review" in record,
         )
 
 
-def load_cohort(path: Path) -> Cohort:
-    """The cohort of a results file (a StorageError if it is not one)."""
-    return cohort_of(iter_records(path))
+def load_cohort(path: Path, overrides: bool = True) -> Cohort:
+    """The cohort of a results file (a StorageError if it is not one), corrected by its overrides file unless
+    `overrides` is False."""
+    return cohort_of(reviewed_records(path, overrides))
 
 
 def cohort_of(records: Iterable[dict[str, Any]]) -> Cohort:
@@ -271,3 +275,8 @@ _DIGITS = re.compile(r"(\d+)")
 def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     """Sort `infra-2` before `infra-10`."""
     return tuple((0, int(part)) if part.isdigit() else (1, part.lower()) for part in _DIGITS.split(text))
+
+
+def reviewed_count(cohort: Cohort) -> int:
+    """How many answers of the cohort a reviewer corrected (`grade review`)."""
+    return sum(answer.reviewed for answer in cohort.answers.values())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from grader.cohort.coverage import Cohort, QuestionSummary
+from grader.cohort.coverage import Cohort, QuestionSummary, reviewed_count
 from grader.cohort.report.gradebook import Cell, Gradebook, ReportContext, gradebook
 from grader.cohort.report.safety import html_text as _e
 
@@ -52,6 +52,7 @@ table.heat .concept{text-align:left;position:sticky;left:0;background:#fff;z-ind
   overflow:hidden;text-overflow:ellipsis;padding:0 .35rem}
 table.heat th.concept{background:#f3f4f8;vertical-align:bottom}
 td.cov{background:#2e9d57;color:#fff} td.par{background:#f2c14e} td.mis{background:#d9534f;color:#fff}
+table.heat td.rev{outline:2px solid #3553c9;outline-offset:-3px}
 td.err{background:#fff;color:#a12;outline:1px dashed #a12;outline-offset:-2px}
 .legend{margin:.2rem 0} .legend span{display:inline-block;padding:0 .45rem;margin-right:.35rem;border-radius:3px}
 """
@@ -133,6 +134,8 @@ def _tiles(cohort: Cohort, book: Gradebook) -> str:
         ("mean score", f"{mean:.1f} / 10"),
         ("not graded", f"{len(cohort.errors):,}"),
     ]
+    reviewed = reviewed_count(cohort)
+    tiles += [("reviewed", f"{reviewed:,}")] if reviewed else []  # answers a reviewer corrected (grade review)
     cells = "".join(f'<div class="tile"><b>{_e(v)}</b><span class="muted">{_e(k)}</span></div>' for k, v in tiles)
     return f'<div class="tiles">{cells}</div>'
 
@@ -244,7 +247,8 @@ def _heatmap(cohort: Cohort, q: QuestionSummary, context: ReportContext) -> str:
             elif status is None:
                 cells.append(f'<td title="{_e(name)}: not assessed">·</td>')
             else:
-                cells.append(f'<td class="{CELL_CLASS[status]}" title="{_e(name)}: {status}">{MARK[status]}</td>')
+                mark = " rev" if answer.reviewed else ""  # a reviewer corrected this answer
+                cells.append(f'<td class="{CELL_CLASS[status]}{mark}" title="{_e(name)}: {status}">{MARK[status]}</td>')
         rows.append(
             f'<tr><td class="concept" title="{_e(c.concept.name)}">{_e(c.concept.name)}</td>{cohort_cell}'
             f"{''.join(cells)}</tr>"

@@ -4,7 +4,7 @@ named in a list above the table). Every piece of text from the results is escape
 
 from __future__ import annotations
 
-from grader.cohort.coverage import Cohort, QuestionSummary
+from grader.cohort.coverage import Cohort, QuestionSummary, reviewed_count
 from grader.cohort.report.gradebook import Gradebook, ReportContext, gradebook
 from grader.cohort.report.safety import markdown_text as _m
 
@@ -30,7 +30,9 @@ def render_markdown(cohort: Cohort, context: ReportContext | None = None) -> str
         " · ".join(about),
         "",
         f"{graded} answers graded from {len(book.rows)} candidates over {len(book.questions)} questions; "
-        f"mean score {mean:.1f} / 10; {len(cohort.errors)} not graded. Each candidate is scored out of "
+        f"mean score {mean:.1f} / 10; {len(cohort.errors)} not graded"
+        + (f"; {reviewed_count(cohort)} reviewed" if reviewed_count(cohort) else "")
+        + ". Each candidate is scored out of "
         f"{book.expected} questions: an answer not graded, or missing, counts 0.",
         "",
         "## Weakest concepts",

@@ -13,7 +13,7 @@ from grader.cohort.report.safety import csv_cell
 
 CSV_COLUMNS = (
     "candidate", "question_id", "score", "max_score", "band", "method", "fallback", "flags",
-    "covered", "partial", "missing", "source", "error",
+    "covered", "partial", "missing", "source", "error", "reviewed",
 )  # fmt: skip
 
 
@@ -27,7 +27,7 @@ def render_csv(cohort: Cohort) -> str:
         answer = cohort.answers.get(pair)
         if answer is None:
             e = cohort.errors[pair]
-            row = [*pair, "", "", "", "", "", "", "", "", "", e.source, e.error]
+            row = [*pair, "", "", "", "", "", "", "", "", "", e.source, e.error, ""]
         else:
             by_status: dict[str, list[str]] = {"covered": [], "partial": [], "missing": []}
             for concept_id, status in answer.statuses.items():
@@ -36,7 +36,7 @@ def render_csv(cohort: Cohort) -> str:
                 *pair, f"{answer.score:.1f}", f"{answer.max_score:g}", answer.band, answer.method,
                 "yes" if answer.fallback else "", ";".join(answer.flags),
                 *(";".join(by_status[status]) for status in ("covered", "partial", "missing")),
-                answer.source, "",
+                answer.source, "", "yes" if answer.reviewed else "",
             ]  # fmt: skip
         writer.writerow([csv_cell(cell) for cell in row])
     return buffer.getvalue()
