@@ -60,7 +60,11 @@ def review(
         from grader.review.desk import Desk, describe_questions
         from grader.review.server import serve
     except ImportError as exc:
-        fail(f"grade review needs the review extra: pip install 'grader[review]' ({exc.name} is missing)", EXIT_CONFIG)
+        fail(
+            f"grade review needs the review extra ({exc.name} is missing): pip install "
+            "'devops-answer-grader[review]' (from a clone: pip install '.[review]')",
+            EXIT_CONFIG,
+        )
     desk = Desk(results, reviewer)
     if not desk.entries:
         fail(f"{results}: no results to review", EXIT_FAILURE)

@@ -73,7 +73,10 @@ def ensure_installed(settings: LLMSettings) -> None:
 
     module = "openai" if settings.transport() == "openai" else "litellm"
     if importlib.util.find_spec(module) is None:
-        raise ConfigError(f"LLM grading needs {module}: install the llm extra, pip install 'grader[llm]'")
+        raise ConfigError(
+            f"LLM grading needs {module}: install the llm extra: pip install 'devops-answer-grader[llm]' "
+            "(from a clone: pip install '.[llm]')"
+        )
 
 
 def complete(settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]) -> Reply:
