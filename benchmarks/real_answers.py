@@ -8,10 +8,11 @@ from public interview repositories). Reported, on the keyword grader (the offlin
 
 - the median score of each label (targets: full >= 7.5, thin <= 2.5);
 - Spearman's rank correlation of label (thin 0 < partial 1 < full 2) and score (target >= 0.65);
-- AUC own vs. unrelated: how often an answer graded against its own question scores above an answer graded
-  against a question of another category (every answer x every question of the other categories; ties count
-  half; target >= 0.95). `AUC (one unrelated)` pairs each answer with one unrelated question only, the
-  question at the same position in the next category.
+- AUC own vs. unrelated (target >= 0.95): how often an answer graded against its own question scores above an
+  answer graded against an unrelated question (ties count half). Each answer is paired with one unrelated
+  question: the question at the same position in the next category. The stricter `AUC vs every other
+  category` grades each answer against every question of the other categories, overlapping ones included
+  (an HA answer against "how do you manage containers at scale").
 
 `--fold A|B` keeps one half of the file: within each label, answers are ordered by a hash of their text and
 dealt alternately to A and B, so each half has about half of each label. Choose on one half, report on the
@@ -135,8 +136,8 @@ def evaluate(rows: list[dict], bank_root: Path | None = None, show: bool = False
         "median": {label: round(statistics.median(v), 2) for label, v in ordered},
         "mean": {label: round(statistics.fmean(v), 2) for label, v in ordered},
         "spearman": round(spearman(labels, own), 3),
-        "auc": round(auc(own, unrelated_all), 3),
-        "auc_one_unrelated": round(auc(own, unrelated_one), 3),
+        "auc": round(auc(own, unrelated_one), 3),
+        "auc_every_other_category": round(auc(own, unrelated_all), 3),
         "unrelated_median": statistics.median(unrelated_all),
         "unrelated_p95": sorted(unrelated_all)[int(0.95 * (len(unrelated_all) - 1))],
     }
@@ -164,8 +165,9 @@ def main() -> None:
     print("  median score: " + ", ".join(f"{k} {v}" for k, v in result["median"].items()))
     print("  mean score:   " + ", ".join(f"{k} {v}" for k, v in result["mean"].items()))
     print(f"  Spearman(label, score) = {result['spearman']}")
-    print(f"  AUC own vs unrelated = {result['auc']} (one unrelated: {result['auc_one_unrelated']}); "
-          f"unrelated median {result['unrelated_median']}, p95 {result['unrelated_p95']}")
+    print(f"  AUC own vs unrelated question = {result['auc']} "
+          f"(vs every question of the other categories: {result['auc_every_other_category']}; "
+          f"their median {result['unrelated_median']}, p95 {result['unrelated_p95']})")
 
 
 if __name__ == "__main__":
