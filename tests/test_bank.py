@@ -112,7 +112,7 @@ def test_wheel_ships_the_bank_and_finds_it_outside_the_checkout(tmp_path: Path) 
         timeout=300,
     )
     assert build.returncode == 0, build.stderr[-2000:]
-    wheel = next((tmp_path / "dist").glob("grader-*.whl"))
+    wheel = next((tmp_path / "dist").glob("devops_answer_grader-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         assert "grader/_bank/questions/02-cicd.yaml" in names
