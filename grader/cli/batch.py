@@ -85,6 +85,13 @@ def batch(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON.", rich_help_panel=OUTPUT_PANEL)
     ] = False,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(
+            "--follow-symlinks",
+            help="Read symbolic links found in input folders (by default each is an error line, not followed).",
+        ),
+    ] = False,
     concurrency: Annotated[
         int,
         typer.Option(
@@ -121,12 +128,18 @@ def batch(
     )
     bank = state(ctx).bank()
     show_progress = not quiet and err.is_terminal
-    progress = _progress(count_items(inputs)) if show_progress else None
+    progress = _progress(count_items(inputs, follow_symlinks=follow_symlinks)) if show_progress else None
     try:
         if progress is not None:
             progress.start()
         summary = run_batch(
-            bank, inputs, results, options, concurrency, on_outcome=_tracker(progress) if progress else None
+            bank,
+            inputs,
+            results,
+            options,
+            concurrency,
+            on_outcome=_tracker(progress) if progress else None,
+            follow_symlinks=follow_symlinks,
         )
     except KeyboardInterrupt:
         fail(f"interrupted; what was graded is in {results}: run the same command again to resume", EXIT_INTERRUPTED)
@@ -171,12 +184,10 @@ def coverage(
 ) -> None:
     """Concept coverage in a results file: what most candidates miss, each candidate's weakest concepts."""
     from grader.cohort.coverage import candidate_summaries, cohort_of, question_summaries
-    from grader.cohort.report import report_format, write_report
+    from grader.cohort.report import write_report
     from grader.cohort.results import iter_records
 
-    for report in reports or []:
-        if report_format(report) is None:
-            fail(f"{report}: unknown report format; use .html, .md or .csv", EXIT_USAGE)
+    _check_reports(reports or [], [results], results)
     wanted_q = {q.strip().lower() for q in question or []}
     wanted_c = set(candidate or [])
     cohort = cohort_of(
@@ -198,22 +209,37 @@ def coverage(
 
 
 def _check_paths(inputs: list[Path], results: Path, reports: list[Path]) -> None:
-    """Usage errors before grading: unreadable input types, --out among the inputs, unknown report types."""
-    from grader.cohort.inputs import input_kind
+    """Usage errors before grading: unreadable input types; an --out or --report that is an input, lies in an
+    input folder where it would be read as an answer, is a symbolic link or a special file; unknown report types."""
+    from grader.cohort.inputs import input_kind, output_conflict
 
     for path in inputs:
         if input_kind(path) is None:
             fail(f"{path}: not a folder, .md, .txt, .jsonl or .csv file", EXIT_USAGE)
-        if path.is_file() and results.exists() and path.resolve() == results.resolve():
-            fail(f"{path}: is also the --out results file; write results somewhere else", EXIT_USAGE)
-    if results.is_dir():
+    if results.is_dir() and not results.is_symlink():
         fail(f"{results}: --out is a folder; give a file such as results.jsonl", EXIT_USAGE)
-    if reports:
-        from grader.cohort.report import report_format  # only when asked for: it costs 10 ms of start-up
+    conflict = output_conflict(results, inputs, "--out")
+    if conflict is not None:
+        fail(conflict, EXIT_USAGE)
+    _check_reports(reports, inputs, results)
 
-        for report in reports:
-            if report_format(report) is None:
-                fail(f"{report}: unknown report format; use .html, .md or .csv", EXIT_USAGE)
+
+def _check_reports(reports: list[Path], inputs: list[Path], results: Path) -> None:
+    """Each --report must have a known type and must not be the results file, an input, a link or a special file."""
+    if not reports:
+        return
+    from grader.cohort.inputs import output_conflict
+    from grader.cohort.report import report_format  # only when asked for: it costs 10 ms of start-up
+    from grader.files import same_file
+
+    for report in reports:
+        if report_format(report) is None:
+            fail(f"{report}: unknown report format; use .html, .md or .csv", EXIT_USAGE)
+        if report.absolute() == results.absolute() or same_file(report, results):
+            fail(f"{report}: --report is also the results file; write the report somewhere else", EXIT_USAGE)
+        conflict = output_conflict(report, inputs, "--report")
+        if conflict is not None:
+            fail(conflict, EXIT_USAGE)
 
 
 def _write_report(results: Path, report: Path) -> None:
