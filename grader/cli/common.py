@@ -30,7 +30,7 @@ EXIT_BANK = 4  # the bank cannot be read: missing folder, broken YAML, invalid r
 EXIT_CONFIG = 5  # inconsistent settings, e.g. --mode llm without a model, litellm not installed
 EXIT_LLM = 6  # the model failed and no fallback was allowed
 EXIT_STORAGE = 7  # the history database or a results file cannot be used safely
-EXIT_PARTIAL = 8  # a batch finished, but some items failed
+EXIT_PARTIAL = 8  # a batch finished, but some items failed; an export skipped rows it could not read
 EXIT_INTERRUPTED = 130
 
 _EXIT_FOR: tuple[tuple[type[GraderError], int], ...] = (
@@ -99,6 +99,17 @@ def exit_code_for(error: GraderError) -> int:
 def fail(message: str, code: int) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr: something was skipped, and the command went on."""
+    err.print(f"[bold yellow]warning:[/] {_escape(message)}", markup=True, highlight=False, soft_wrap=True)
+
+
+def warn_unreadable(problems: list[str]) -> None:
+    """Say which history rows were skipped because they cannot be read (the database is left as it is)."""
+    for problem in problems:
+        warn(f"{problem}; skipped (the history is left as it is)")
 
 
 def friendly(command: Callable[P, R]) -> Callable[P, R]:
