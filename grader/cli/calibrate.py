@@ -64,6 +64,12 @@ def calibrate(
 
     if fit is not None and calibration is not None:
         fail("--fit and --calibration exclude each other: fit on raw scores, then apply the mapping", EXIT_USAGE)
+    if fit is not None:
+        from grader.files import output_problem, same_file
+
+        problem = output_problem(fit) or ("is the labelled file itself" if same_file(fit, labelled) else None)
+        if problem is not None:
+            fail(f"{fit}: --fit {problem}; save the mapping somewhere else", EXIT_USAGE)
     mapping = load_mapping(calibration) if calibration is not None else None
     options = resolve_options(
         mode=mode.value if mode else None, model=model, api_base=api_base, timeout=timeout, config=config
