@@ -51,17 +51,19 @@ def _code_fingerprint() -> str:
     for name in _SOURCES:
         digest.update((package / name).read_bytes())
     digest.update(f"{sys.version}|{sys.implementation.cache_tag}".encode())
+    listings: dict[Path, list[str]] = {}
     for module, distribution in _LIBRARIES.items():
-        digest.update(library_version(module, distribution).encode())
+        digest.update(library_version(module, distribution, listings).encode())
     return digest.hexdigest()
 
 
-def library_version(module: str, distribution: str) -> str:
+def library_version(module: str, distribution: str, listings: dict[Path, list[str]] | None = None) -> str:
     """`module`'s installed version, found without importing it (importlib.metadata costs tens of ms): the
     version in its distribution's `.dist-info` folder, with the size and time of the module's file (so a
-    reinstall or an unpackaged copy counts as a change too)."""
+    reinstall or an unpackaged copy counts as a change too). `listings` keeps folder listings between calls."""
     import importlib.util
 
+    listings = {} if listings is None else listings
     try:
         spec = importlib.util.find_spec(module)
         origin = spec.origin if spec is not None else None
@@ -72,7 +74,7 @@ def library_version(module: str, distribution: str) -> str:
         prefix = distribution + "-"
         versions = [
             name[len(prefix) : -len(".dist-info")]
-            for name in os.listdir(folder)
+            for name in listings.get(folder) or listings.setdefault(folder, os.listdir(folder))
             if name.lower().startswith(prefix) and name.endswith(".dist-info")
         ]
     except (ImportError, ValueError, OSError):

@@ -105,15 +105,15 @@ def export(
 
     A row that cannot be read is skipped with a warning, and the export exits 8 (partial). --out is never a
     symbolic link, a device or the history itself (exit 2)."""
-    from grader.files import output_problem
-    from grader.practice.history import export_attempts, export_to_file
+    from grader.files import output_problem, same_file
+    from grader.practice.history import export_attempts, export_to_file, history_path
 
     unreadable: list[str] = []
     if output is None or str(output) == "-":
         export_attempts(sys.stdout.write, unreadable=unreadable)
         sys.stdout.flush()
     else:
-        problem = output_problem(output)
+        problem = output_problem(output) or ("is the history itself" if same_file(output, history_path()) else None)
         if problem is not None:
             fail(f"{output}: --out {problem}", EXIT_USAGE)
         count = export_to_file(output, unreadable=unreadable)
