@@ -362,6 +362,13 @@ def test_probe2_a_foreign_out_file_without_final_newline_is_never_touched(tmp_pa
     assert out.read_bytes() == content
 
 
+def test_a_deeply_nested_line_is_not_a_results_line(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    out.write_text("[" * 100_000 + "\n")
+    with pytest.raises(StorageError, match="line 1 is not a results line"):
+        list(iter_records(out))
+
+
 def test_a_whole_last_line_without_its_newline_gets_one(tmp_path: Path) -> None:
     root = tree(tmp_path / "answers", {"a": {"cicd-3.md": "Canary."}, "b": {"cicd-3.md": "Blue-green."}})
     out = tmp_path / "results.jsonl"

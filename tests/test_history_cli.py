@@ -212,6 +212,7 @@ def spoil_row(attempt_id: int, *, grade_json: str | None = None, answer: bytes |
     [
         pytest.param({"grade_json": "{not json"}, id="grade-not-json"),
         pytest.param({"answer": b"caf\xe9 latin-1"}, id="answer-not-utf8"),
+        pytest.param({"grade_json": "[" * 100_000}, id="grade-nested-too-deep"),
     ],
 )
 def test_probe6_one_unreadable_row_is_skipped_and_reported(runner: CliRunner, tmp_path: Path, damage: dict) -> None:

@@ -123,7 +123,7 @@ def _torn(raw: bytes) -> bool:
 def _parse(raw: bytes) -> dict[str, Any] | None:
     try:
         record = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the recursion limit: not a line of ours
         return None
     if not isinstance(record, dict) or any(not isinstance(record.get(k), str) for k in REQUIRED):
         return None

@@ -447,6 +447,6 @@ def _attempt(row: tuple[object, ...]) -> Attempt:
     try:
         data["grade"] = json.loads(str(data.pop("grade_json")))
         return Attempt.model_validate(data)
-    except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError are ValueErrors
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and ValidationError are ValueErrors
         problem = str(exc).splitlines()[0]
         raise StorageError(f"attempt {data.get('id')} in the history cannot be read: {problem}") from None
