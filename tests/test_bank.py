@@ -132,3 +132,99 @@ def test_wheel_ships_the_bank_and_finds_it_outside_the_checkout(tmp_path: Path) 
     root, count = probe.stdout.split()
     assert root.endswith("grader/_bank") and str(tmp_path) in root
     assert count == "28"
+
+
+# --- a rubric unfit to grade with is refused, not graded with (issue 14) --------------------------------
+
+CONCEPT = (
+    "  - id: {id}\n    name: {name}\n    description: d\n    weight: 1\n    keywords: [{keyword}]\n    follow_up: f?\n"
+)
+
+
+def rubric_text(*concepts: tuple[str, str, str], extra: str = "") -> str:
+    body = "".join(CONCEPT.format(id=i, name=n, keyword=k) for i, n, k in concepts)
+    return f"question_id: demo-1\nmodel_answer: We ship a canary first.\n{extra}concepts:\n{body}"
+
+
+def test_probe15_a_duplicate_yaml_key_is_an_error(tmp_path: Path) -> None:
+    """Probe 15: a key given twice (YAML keeps the last silently) passed into grading."""
+    text = rubric_text(("a", "Canary", "canary")).replace("    weight: 1\n", "    weight: 1\n    weight: 3\n")
+    bank = load_bank(write_bank(tmp_path, text))
+    message = r"demo-1\.yaml: line 8: invalid YAML: duplicate key 'weight' \(first on line 7\)"
+    with pytest.raises(BankError, match=message):
+        bank.rubric("demo-1")
+    from grader.bank.validation import check_bank
+
+    (problem,) = check_bank(tmp_path).errors
+    assert "duplicate key 'weight'" in str(problem)
+
+
+def test_probe15_a_duplicate_question_file_key_is_an_error(tmp_path: Path) -> None:
+    root = write_bank(tmp_path, rubric_text(("a", "Canary", "canary")))
+    (root / "questions" / "01-demo.yaml").write_text("category: demo\ntitle: Demo\ntitle: Again\nquestions: []\n")
+    with pytest.raises(BankError, match="duplicate key 'title'"):
+        load_bank(root)
+
+
+@pytest.mark.parametrize(
+    ("concepts", "message"),
+    [
+        pytest.param([("a", "Canary", "canary"), ("a", "Rollback", "rollback")], "concepts.1.id: duplicate id 'a'",
+                     id="duplicate-concept-id"),
+        pytest.param([("a", "Canary", "'...'")], "has no words to match", id="keyword-without-words"),
+    ],
+)
+def test_probe15_a_rubric_with_errors_is_refused_for_grading(
+    tmp_path: Path, concepts: list[tuple[str, str, str]], message: str
+) -> None:
+    """Probe 15: duplicate concept ids passed silently into grading (`rubrics check` reported them, `grade answer`
+    graded anyway)."""
+    bank = load_bank(write_bank(tmp_path, rubric_text(*concepts)))
+    with pytest.raises(BankError, match=message) as info:
+        bank.rubric("demo-1")
+    assert "grade rubrics check" in str(info.value)
+
+
+def test_probe15_grade_answer_refuses_the_bank_with_exit_4(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from grader.cli import app
+    from grader.cli.common import EXIT_BANK
+
+    root = write_bank(tmp_path, rubric_text(("a", "Canary", "canary"), ("a", "Rollback", "rollback")))
+    result = CliRunner().invoke(app, ["--bank", str(root), "answer", "-q", "demo-1", "--json"], input="A canary.")
+    assert result.exit_code == EXIT_BANK and "duplicate id 'a'" in result.stderr and result.stdout == ""
+
+
+def test_the_verdict_is_cached_with_the_rubric(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rubric is checked when it is read from YAML, not when the start-up cache serves it (no cost then)."""
+    import grader.bank.validation as validation
+
+    root = write_bank(tmp_path, rubric_text(("a", "Canary", "canary")))
+    assert load_bank(root).rubric("demo-1").concepts[0].id == "a"
+    calls: list[str] = []
+    real = validation.rubric_errors
+    monkeypatch.setattr(validation, "rubric_errors", lambda rubric, path: calls.append(path) or real(rubric, path))
+    assert load_bank(root).rubric("demo-1").concepts[0].id == "a"
+    assert calls == []
+
+
+@pytest.mark.parametrize("parser", ["libyaml", "pure-python"])
+def test_a_lone_surrogate_escape_is_refused_by_either_parser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parser: str
+) -> None:
+    """A "\\ud800" escape would load into a string no JSON or UTF-8 can hold, and fail later, mid-grading."""
+    import yaml
+
+    from grader.bank import loader
+
+    if parser == "pure-python":
+        monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+    loader._unique_key_loader.cache_clear()
+    try:
+        bank = load_bank(write_bank(tmp_path, rubric_text(("a", '"Canary \\ud800"', "canary"))))
+        with pytest.raises(BankError, match=r"demo-1\.yaml: line 5: invalid YAML"):
+            bank.rubric("demo-1")
+    finally:
+        monkeypatch.undo()
+        loader._unique_key_loader.cache_clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from pathlib import Path
 
@@ -214,7 +215,7 @@ def test_cli_json_summary_and_quiet(runner: CliRunner, tmp_path: Path) -> None:
     ("args", "message"),
     [
         pytest.param(["{root}", "--report", "{tmp}/r.pdf"], "unknown report format", id="report-type"),
-        pytest.param(["{tmp}/in.jsonl", "--out", "{tmp}/in.jsonl"], "also the --out", id="out-is-input"),
+        pytest.param(["{tmp}/in.jsonl", "--out", "{tmp}/in.jsonl"], "--out is one of the inputs", id="out-is-input"),
         pytest.param(["{tmp}/notes.pdf"], "not a folder, .md, .txt, .jsonl or .csv", id="input-type"),
         pytest.param(["{tmp}/missing"], "does not exist", id="missing-input"),
     ],
@@ -338,3 +339,150 @@ def test_installed_command_exits_at_once_with_everything_written(tmp_path: Path,
     records = lines(out)
     assert len(records) == summary["found"] == (6 if bad else 1)
     assert out.read_text(encoding="utf-8").endswith("\n")
+
+
+# --- never modify a file we did not create; read only what we should (issue 14) ----------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b"my notes\nthe last line has no newline", id="two-lines"),
+        pytest.param(b"a single line without newline", id="one-line"),
+        pytest.param(b"{}", id="json-but-not-ours"),
+    ],
+)
+def test_probe2_a_foreign_out_file_without_final_newline_is_never_touched(tmp_path: Path, content: bytes) -> None:
+    """Probe 2: the last line of a foreign --out file without a final newline was cut off (a one-line file
+    wiped) before the file was recognised as foreign."""
+    out = tmp_path / "notes.txt"
+    out.write_bytes(content)
+    with pytest.raises(StorageError, match="is not a results line; it was left untouched"):
+        run_batch(bank(), [mixed_tree(tmp_path / "answers")], out)
+    assert out.read_bytes() == content
+
+
+def test_a_deeply_nested_line_is_not_a_results_line(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    out.write_text("[" * 100_000 + "\n")
+    with pytest.raises(StorageError, match="line 1 is not a results line"):
+        list(iter_records(out))
+
+
+def test_a_whole_last_line_without_its_newline_gets_one(tmp_path: Path) -> None:
+    root = tree(tmp_path / "answers", {"a": {"cicd-3.md": "Canary."}, "b": {"cicd-3.md": "Blue-green."}})
+    out = tmp_path / "results.jsonl"
+    run_batch(bank(), [root / "a"], out)
+    out.write_bytes(out.read_bytes().rstrip(b"\n"))
+    summary = run_batch(bank(), [root], out)
+    assert (summary.graded, summary.skipped) == (1, 1)
+    assert len(lines(out)) == 2
+
+
+def test_probe3_report_that_is_an_input_is_refused(runner: CliRunner, tmp_path: Path) -> None:
+    """Probe 3: --report equal to an input overwrote that input with the report, exit 0."""
+    answers = tmp_path / "answers.csv"
+    answers.write_text("candidate,question,answer\nann,cicd-3,Canary.\n", encoding="utf-8")
+    before = answers.read_bytes()
+    code, _, stderr = invoke(runner, str(answers), "--out", str(tmp_path / "r.jsonl"), "--report", str(answers))
+    assert code == EXIT_USAGE and "--report is one of the inputs" in stderr
+    assert answers.read_bytes() == before and not (tmp_path / "r.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [
+        pytest.param("{tmp}/r.csv", "--report is also the results file", id="report-is-out"),
+        pytest.param("{root}/ann/summary.md", "inside the input folder", id="report-read-as-an-answer-next-time"),
+        pytest.param("{tmp}/link.md", "--report is a symbolic link", id="report-is-a-link"),
+        pytest.param("{tmp}/pipe.md", "--report is a named pipe", id="report-is-a-pipe"),
+    ],
+)
+def test_reports_that_would_replace_what_is_not_a_report_are_refused(
+    runner: CliRunner, tmp_path: Path, report: str, message: str
+) -> None:
+    root = tree(tmp_path / "answers", {"ann": {"cicd-3.md": "Canary."}})
+    (tmp_path / "target.md").write_text("keep me", encoding="utf-8")
+    (tmp_path / "link.md").symlink_to(tmp_path / "target.md")
+    os.mkfifo(tmp_path / "pipe.md")
+    out = tmp_path / "r.csv"
+    code, _, stderr = invoke(runner, str(root), "--out", str(out), "--report", report.format(tmp=tmp_path, root=root))
+    assert code == EXIT_USAGE and message in stderr
+    assert (tmp_path / "link.md").is_symlink() and (tmp_path / "target.md").read_text(encoding="utf-8") == "keep me"
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        pytest.param("/dev/zero", "--out is a character device, not a regular file", id="device"),
+        pytest.param("{tmp}/zero.jsonl", "--out is a symbolic link", id="link-to-a-device"),
+        pytest.param("{tmp}/fifo.jsonl", "--out is a named pipe", id="fifo"),
+    ],
+)
+def test_probe10_out_that_is_not_a_regular_file_is_refused_at_once(
+    runner: CliRunner, tmp_path: Path, out: str, message: str
+) -> None:
+    """Probe 10: --out on /dev/zero (or a link to it) read without end (2.2 GB after 8 s)."""
+    root = tree(tmp_path / "answers", {"ann": {"cicd-3.md": "Canary."}})
+    (tmp_path / "zero.jsonl").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "fifo.jsonl")
+    code, _, stderr = invoke(runner, str(root), "--out", out.format(tmp=tmp_path))
+    assert code == EXIT_USAGE and message in stderr
+
+
+def test_the_results_writer_refuses_links_and_devices_itself(tmp_path: Path) -> None:
+    """The library refuses them too (a caller that skipped the command's checks, or a path swapped meanwhile)."""
+    (tmp_path / "link.jsonl").symlink_to(tmp_path / "target.jsonl")
+    for path, message in ((tmp_path / "link.jsonl", "symbolic link"), (Path("/dev/null"), "character device")):
+        with pytest.raises(StorageError, match=message):
+            ResultsWriter(path).open()
+    assert not (tmp_path / "target.jsonl").exists()
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "fifo"])
+def test_probe10_coverage_of_a_device_or_pipe_is_refused(runner: CliRunner, tmp_path: Path, target: str) -> None:
+    """Probe 10: `grade coverage /dev/zero` read without end."""
+    if target == "fifo":
+        target = str(tmp_path / "fifo.jsonl")
+        os.mkfifo(target)
+    result = runner.invoke(app, ["--bank", str(REPO), "coverage", target])
+    assert result.exit_code == EXIT_STORAGE and "not a regular file" in result.stderr
+
+
+def test_probe12_batch_never_quotes_a_file_linked_from_outside(runner: CliRunner, tmp_path: Path) -> None:
+    """Probe 12: a 0600 file elsewhere, linked into the batch folder, was read and quoted as evidence."""
+    secret = tmp_path / "private" / "cicd-3.md"
+    secret.parent.mkdir()
+    secret.write_text(kit("cicd-3")["strong"], encoding="utf-8")
+    secret.chmod(0o600)
+    root = tree(tmp_path / "answers", {"ann": {"security-3.md": kit("security-3")["partial"]}})
+    (root / "ann" / "cicd-3.md").symlink_to(secret)
+    out = tmp_path / "r.jsonl"
+    code, _, _ = invoke(runner, str(root), "--out", str(out), "--quiet")
+    assert code == EXIT_PARTIAL
+    text = out.read_text(encoding="utf-8")
+    assert "not followed" in text and kit("cicd-3")["strong"].split(".")[0] not in text
+    code, _, _ = invoke(runner, str(root), "--out", str(out), "--quiet", "--follow-symlinks")
+    assert code == EXIT_OK
+    (linked,) = [r for r in lines(out) if "grade" in r and r["question_id"] == "cicd-3"]
+    assert linked["candidate"] == "ann"
+
+
+def test_batch_loses_nothing_when_every_kind_of_bad_input_is_mixed_in(tmp_path: Path) -> None:
+    """graded + errors = items, over a folder, a JSONL and a CSV full of the probes' bad inputs."""
+    root = tree(tmp_path / "answers", {"ann": {"cicd-3.md": "Canary.", "security-3.md": ""}})
+    os.mkfifo(root / "ann" / "infra-1.md")
+    (root / "ann" / "infra-2.md").symlink_to("/etc/hostname")
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text(
+        '{"candidate": "bo", "question": "cicd-3", "answer": "\\ud800"}\n' + "[" * 5000 + "\n"
+        '{"candidate": "bo", "question": "cicd-3", "answer": "Blue-green."}\n',
+        encoding="utf-8",
+    )
+    table = tmp_path / "a.csv"
+    table.write_bytes(b'candidate,question,answer\ncy,cicd-3,"open\ncy,security-3,caf\xe9\ncy,infra-1,Terraform.\n')
+    out = tmp_path / "r.jsonl"
+    summary = run_batch(bank(), [root, jsonl, table], out)
+    assert summary.found == 10 == summary.graded + summary.failed == len(lines(out))
+    assert summary.graded == 3

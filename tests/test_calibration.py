@@ -107,6 +107,36 @@ def test_mapping_interpolates_clamps_and_round_trips(tmp_path: Path) -> None:
     assert load_mapping(tmp_path / "sub" / "map.json") == mapping
 
 
+def test_probe14_mappings_that_are_not_monotone_out_of_range_or_nan_are_refused(tmp_path: Path) -> None:
+    """Probe 14: such mappings were accepted (9.1 became 30.5/5, or null)."""
+    cases = {
+        "not-monotone": ('{"human_max": 5, "points": [[2, 0.8], [6, 0.2]]}', "must not decrease"),
+        "scores-not-ascending": ('{"human_max": 5, "points": [[6, 0.2], [2, 0.3]]}', "ascending order of score"),
+        "fraction-over-1": ('{"human_max": 5, "points": [[2, 0.2], [9, 6.1]]}', "less than or equal to 1"),
+        "score-over-10": ('{"human_max": 5, "points": [[2, 0.2], [12, 0.9]]}', "less than or equal to 10"),
+        "nan-fraction": ('{"human_max": 5, "points": [[2, 0.2], [9, NaN]]}', "finite number"),
+        "infinite-max": ('{"human_max": Infinity, "points": [[2, 0.2]]}', "finite number"),
+        "negative-records": ('{"human_max": 5, "points": [[2, 0.2]], "records": -1}', "greater than or equal to 0"),
+    }
+    for name, (content, message) in cases.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(content)
+        with pytest.raises(ConfigError, match=message):
+            load_mapping(path)
+
+
+def test_probe14_answer_with_a_bad_mapping_exits_5_before_grading(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "map.json"
+    path.write_text('{"human_max": 5, "points": [[2, 0.2], [9, 6.1]]}')
+    result = runner.invoke(app, ["answer", "-q", "cicd-3", "--json", "--calibration", str(path)], input="Canary.")
+    assert result.exit_code == 5 and result.stdout == "" and "not a calibration mapping" in result.stderr
+
+
+def test_a_fitted_mapping_passes_its_own_validation() -> None:
+    points = fit_isotonic([0, 0, 3, 5, 10, 10], [0.0, 0.2, 0.9, 0.5, 1.0, 0.8])
+    assert CalibrationMapping(human_max=5, points=points).points == points
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -139,6 +169,11 @@ def test_unusable_mapping_is_a_config_error(tmp_path: Path, content: str | None,
         pytest.param('{"answer": "a", "score": 1, "max_score": 5}', "question_id", id="no-question"),
         pytest.param('{"question_id": "nope-9", "answer": "a", "score": 1, "max_score": 5}',
                      "no question 'nope-9'", id="unknown-bank-id"),
+        pytest.param('{"question": "q", "reference": "r", "answer": "\\ud800", "score": 1, "max_score": 5}',
+                     r":2: a string holds a lone surrogate \(\\ud800\)", id="probe7-lone-surrogate"),
+        pytest.param("[" * 100_000, ":2: invalid JSON: nested more than 64 levels deep", id="probe8-deep-nesting"),
+        pytest.param('{"answer": "caf\udce9", "score": 1, "max_score": 5}', r":2: not UTF-8 text \(byte 0xe9\)",
+                     id="not-utf8"),
     ],
 )
 def test_bad_records_name_their_line(tmp_path: Path, line: str, message: str) -> None:
@@ -146,7 +181,7 @@ def test_bad_records_name_their_line(tmp_path: Path, line: str, message: str) ->
 
     good = json.dumps({"question": "q", "reference": "r", "answer": "a", "score": 1, "max_score": 5})
     path = tmp_path / "bad.jsonl"
-    path.write_text(good + "\n" + line + "\n")
+    path.write_bytes((good + "\n" + line + "\n").encode("utf-8", "surrogateescape"))
     with pytest.raises(LabelledDataError, match=message):
         read_labelled(path, lambda: load_bank(REPO))
 
@@ -248,3 +283,13 @@ def test_reads_the_asag_file_as_is(runner: CliRunner) -> None:
     data = json.loads(result.stdout)
     assert data["n"] == 1074 and len(data["per_question"]) == 37
     assert data["pearson"] >= 0.6  # the keyword path, defaults chosen by cross-validation (benchmarks/)
+
+
+def test_fit_never_overwrites_the_labelled_file_or_a_link(runner: CliRunner, tmp_path: Path) -> None:
+    path = small_file(tmp_path)
+    before = path.read_bytes()
+    (tmp_path / "link.json").symlink_to(tmp_path / "elsewhere.json")
+    for target in (path, tmp_path / "link.json"):
+        result = runner.invoke(app, ["calibrate", str(path), "--fit", str(target)])
+        assert result.exit_code == 2 and "--fit" in result.stderr
+    assert path.read_bytes() == before and not (tmp_path / "elsewhere.json").exists()

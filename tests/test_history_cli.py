@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from grader.cli import app
-from grader.cli.common import EXIT_STORAGE, EXIT_USAGE
+from grader.cli.common import EXIT_PARTIAL, EXIT_STORAGE, EXIT_USAGE
 from grader.practice.history import history_path, list_attempts
 
 GOOD = (
@@ -191,3 +191,87 @@ def test_export_to_a_file(runner: CliRunner, tmp_path: Path) -> None:
 def test_empty_export(runner: CliRunner) -> None:
     result = run(runner, "export")
     assert result.exit_code == 0 and result.stdout == ""
+
+
+# --- bad rows and bad targets (issue 14) ----------------------------------------------------------------
+
+
+def spoil_row(attempt_id: int, *, grade_json: str | None = None, answer: bytes | None = None) -> None:
+    """Damage one row the way another tool (or a disk) could: a grade that is not JSON, text that is not UTF-8."""
+    import sqlite3
+
+    with sqlite3.connect(history_path()) as db:
+        if grade_json is not None:
+            db.execute("UPDATE attempts SET grade_json = ? WHERE id = ?", (grade_json, attempt_id))
+        if answer is not None:
+            db.execute("UPDATE attempts SET answer = CAST(? AS TEXT) WHERE id = ?", (answer, attempt_id))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param({"grade_json": "{not json"}, id="grade-not-json"),
+        pytest.param({"answer": b"caf\xe9 latin-1"}, id="answer-not-utf8"),
+        pytest.param({"grade_json": "[" * 100_000}, id="grade-nested-too-deep"),
+    ],
+)
+def test_probe6_one_unreadable_row_is_skipped_and_reported(runner: CliRunner, tmp_path: Path, damage: dict) -> None:
+    """Probe 6: one unreadable history row made history, progress, export and practice all fail."""
+    answer(runner, WEAK)
+    answer(runner, GOOD)
+    answer(runner, WEAK, question="security-3")
+    spoil_row(2, **damage)
+    warning = "attempt 2 in the history cannot be read"
+    listed = run(runner, "history", "--json")
+    assert listed.exit_code == 0 and [a["id"] for a in json.loads(listed.stdout)] == [1, 3]
+    assert warning in listed.stderr and "skipped" in listed.stderr
+    progress = run(runner, "progress", "--json")
+    assert progress.exit_code == 0 and warning in progress.stderr
+    assert json.loads(progress.stdout)["categories"]
+    exported = run(runner, "export")
+    assert exported.exit_code == EXIT_PARTIAL and warning in exported.stderr
+    assert [json.loads(line)["id"] for line in exported.stdout.splitlines()] == [1, 3]
+    target = tmp_path / "export.jsonl"
+    to_file = run(runner, "export", "--out", str(target))
+    assert to_file.exit_code == EXIT_PARTIAL and len(target.read_text().splitlines()) == 2
+    practised = run(runner, "practice", "-c", "cicd", input=GOOD + "\n.\nq\n")
+    assert practised.exit_code == 0 and practised.stderr.count(warning) == 1
+    shown = run(runner, "history", "show", "2")
+    assert shown.exit_code == EXIT_STORAGE and warning in shown.stderr  # asked for by id: an error
+    import sqlite3
+
+    with sqlite3.connect(history_path()) as db:  # the bad row is left as it was; practice saved one more
+        assert db.execute("SELECT count(*) FROM attempts").fetchone()[0] == 4
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "history-itself"])
+def test_probe5_export_never_replaces_a_link_a_device_or_the_history(
+    runner: CliRunner, tmp_path: Path, kind: str
+) -> None:
+    """Probe 5: `grade export --out` replaced a symbolic link (and, as root, a device node) with a regular file."""
+    answer(runner, GOOD)
+    target = tmp_path / "export.jsonl"
+    if kind == "symlink":
+        (tmp_path / "real.jsonl").write_text("keep\n")
+        target.symlink_to(tmp_path / "real.jsonl")
+    elif kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target = history_path()
+    before = os.lstat(target)
+    result = run(runner, "export", "--out", str(target))
+    assert "Traceback" not in result.stderr
+    after = os.lstat(target)
+    assert (after.st_ino, after.st_mode, after.st_size) == (before.st_ino, before.st_mode, before.st_size)
+    assert result.exit_code == EXIT_USAGE
+    if kind == "symlink":
+        assert "symbolic link" in result.stderr
+        assert (tmp_path / "real.jsonl").read_text() == "keep\n"
+    assert sorted(p.name for p in target.parent.iterdir() if p.name.startswith(".export")) == []
+
+
+def test_probe5_a_device_is_refused_before_anything_is_written() -> None:
+    """The device case of probe 5 without root: the check that refuses it, on a real device node."""
+    from grader.files import output_problem
+
+    assert output_problem("/dev/full") == "is a character device, not a regular file; it is never written"

@@ -80,24 +80,20 @@ def test_read_limited_reads_the_file_or_one_byte_past_the_limit(tmp_path: Path, 
     assert read_limited(path) == data[:expected]
 
 
-def test_read_limited_reads_a_pipe_whose_size_says_nothing(tmp_path: Path) -> None:
-    """A named pipe reports size 0: what is written to it is read all the same, up to the limit."""
+def test_probe10_a_named_pipe_with_no_writer_is_refused_at_once(tmp_path: Path) -> None:
+    """Probe 10: `--file` naming a FIFO nobody writes to used to block forever; it is refused before any read."""
     import os
-    import threading
 
     fifo = tmp_path / "answer.md"
     os.mkfifo(fifo)
-    text = b"We deploy to green, then switch the load balancer. " * 40
+    with pytest.raises(AnswerError, match="a named pipe, not a regular file"):
+        read_answer_file(fifo)
 
-    def feed() -> None:
-        with fifo.open("wb") as writer:
-            for start in range(0, len(text), 100):  # in pieces, as a writer process would
-                writer.write(text[start : start + 100])
-                writer.flush()
 
-    feeder = threading.Thread(target=feed)
-    feeder.start()
-    try:
-        assert read_limited(fifo) == text
-    finally:
-        feeder.join(5)
+def test_probe10_a_device_is_refused_without_reading(tmp_path: Path) -> None:
+    """Probe 10: /dev/zero (or a link to it) used to be read without end."""
+    link = tmp_path / "zero.md"
+    link.symlink_to("/dev/zero")
+    for path in (Path("/dev/zero"), link):
+        with pytest.raises(AnswerError, match="a character device, not a regular file"):
+            read_answer_file(path)

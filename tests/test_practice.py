@@ -3,6 +3,7 @@ time limits (a real process with an open pipe, and the terminal box fed through 
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -333,7 +334,7 @@ def test_time_limit_grades_what_arrived_in_time(grader_home: Path) -> None:
 
 def test_stream_source_stops_at_the_deadline() -> None:
     read, write = os.pipe()
-    with os.fdopen(read, "r") as reader, os.fdopen(write, "w") as writer:
+    with os.fdopen(read, "rb") as reader, os.fdopen(write, "w") as writer:
         source = StreamSource(reader)
         writer.write("first line\nsecond")
         writer.flush()
@@ -378,3 +379,30 @@ def test_terminal_box_submits_the_unfinished_line_when_time_is_up() -> None:
 )
 def test_countdown(seconds: float, shown: str) -> None:
     assert countdown(seconds) == shown
+
+
+# --- piped answers that are not text (issue 14) ---------------------------------------------------------
+
+
+def test_probe9_practice_with_non_utf8_stdin_is_a_clear_error_and_keeps_what_was_graded(grader_home: Path) -> None:
+    """Probe 9: non-UTF-8 stdin ended in an internal error after grading, and nothing was saved. Under the C locale
+    Python decodes stdin with surrogate escapes, so the bad byte reached grading and then the history."""
+    env = {**os.environ, "GRADER_HOME": str(grader_home), "LC_ALL": "C"}
+    env.pop("PYTHONIOENCODING", None)
+    stdin = (GOOD + "\n.\nn\n").encode() + b"Secrets in Vault, caf\xe9.\n.\nq\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "practice"], input=stdin, capture_output=True, env=env, timeout=60
+    )
+    stderr = result.stderr.decode("utf-8", "replace")
+    assert result.returncode == 3, stderr
+    assert "error: stdin: not UTF-8 text (byte 0xe9 at offset 21)" in stderr and "internal error" not in stderr
+    (saved,) = list_attempts()  # the first answer, graded and shown before, is kept
+    assert saved.answer == GOOD
+
+
+def test_a_piped_answer_past_the_limit_is_refused_without_reading_on() -> None:
+    from grader.errors import AnswerError
+
+    source = StreamSource(io.BytesIO(b"x" * (10 << 20)))  # one line, no end: never held whole
+    with pytest.raises(AnswerError, match="over 65,536 bytes"):
+        source.answer(None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,11 +14,14 @@ from rapidfuzz import fuzz
 
 from grader import disk_cache
 from grader.errors import BankError, UnknownQuestionError
+from grader.files import read_regular
 from grader.models import Question, QuestionFile, Rubric
 
 QUESTIONS_DIR = "questions"
 RUBRICS_DIR = "rubrics"
 BANK_ENV = "GRADER_BANK"
+MAX_YAML_BYTES = 4 << 20  # a rubric is some tens of KiB
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _PACKAGE = Path(__file__).resolve().parent.parent  # grader/
 _PACKAGED = _PACKAGE / "_bank"
 _SOURCE_TREE = _PACKAGE.parent
@@ -35,22 +39,68 @@ def default_bank_dir() -> Path:
 
 
 def read_yaml(path: Path) -> Any:
-    """Parse one YAML file; any failure is a BankError naming the file (and line, when known)."""
+    """Parse one YAML file; any failure is a BankError naming the file (and line, when known). Only a regular
+    file of at most MAX_YAML_BYTES is read; a key given twice in one mapping is an error (YAML would keep the
+    last one silently)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_regular(path, MAX_YAML_BYTES)
+        if len(data) > MAX_YAML_BYTES:
+            raise BankError(f"{path}: larger than {MAX_YAML_BYTES >> 20} MiB; not a question or rubric file")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise BankError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BankError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise BankError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BankError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
     import yaml  # here, not at the top: start-up usually finds the bank in the disk cache
 
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return yaml.load(text, Loader=_unique_key_loader())
+    except RecursionError:
+        raise BankError(f"{path}: invalid YAML: nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise BankError(f"{path}: {where}invalid YAML: {problem}") from None
+
+
+@cache
+def _unique_key_loader() -> type:
+    """The fastest safe YAML loader, refusing a key repeated in one mapping (with the lines of both)."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class UniqueKeyLoader(base):  # type: ignore[misc, valid-type]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[Any, int] = {}
+                for key_node, _ in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=True)
+                    try:
+                        first = seen.setdefault(key, key_node.start_mark.line)
+                    except TypeError:  # an unhashable key: the constructor says so below
+                        continue
+                    if first != key_node.start_mark.line:
+                        raise yaml.constructor.ConstructorError(
+                            None, None, f"duplicate key '{key}' (first on line {first + 1})", key_node.start_mark
+                        )
+            return super().construct_mapping(node, deep=deep)
+
+        def construct_yaml_str(self, node: Any) -> Any:
+            value = super().construct_yaml_str(node)
+            if _LONE_SURROGATE.search(value):  # from a "\ud800" escape: no text holds one
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a string holds a lone surrogate escape, which is not text", node.start_mark
+                )
+            return value
+
+    UniqueKeyLoader.add_constructor("tag:yaml.org,2002:str", UniqueKeyLoader.construct_yaml_str)
+    return UniqueKeyLoader
 
 
 def validation_errors(exc: ValidationError) -> list[tuple[str, str]]:
@@ -98,12 +148,23 @@ class Bank:
                 rubric = parse_model(Rubric, path, read_yaml(path))
                 if rubric.question_id != question_id:
                     raise BankError(f"{path}: question_id: '{rubric.question_id}' does not match the file name")
-                disk_cache.store(key, rubric)
+                check_fit_to_grade(rubric, path)
+                disk_cache.store(key, rubric)  # only a rubric fit to grade with is cached: the verdict is kept
             self._rubrics[question_id] = rubric
         return self._rubrics[question_id]
 
     def in_category(self, category: str | None) -> list[Question]:
         return [q for q in self.questions.values() if category is None or q.category == category]
+
+
+def check_fit_to_grade(rubric: Rubric, path: Path) -> None:
+    """A BankError for the first error `grade rubrics check` would report in this rubric (warnings pass)."""
+    from grader.bank.validation import rubric_errors  # only when a rubric is read, not found in the cache
+
+    errors = rubric_errors(rubric, str(path))
+    if errors:
+        extra = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise BankError(f"{errors[0]}{extra}; fix the rubric ('grade rubrics check' lists every problem)")
 
 
 def question_files(root: Path) -> list[Path]:

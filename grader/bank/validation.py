@@ -85,6 +85,27 @@ def check_rubric(rubric: Rubric, path: str) -> list[Problem]:
         problems.append(
             Problem(path, "draft", "machine-drafted rubric: review it, then remove 'draft: true'", "warning")
         )
+    problems.extend(_structure_problems(rubric, path))
+    problems.extend(_check_alternatives(rubric, path))
+    if not rubric.draft:
+        from grader.keyword.grader import grade_by_keywords
+
+        score = grade_by_keywords(rubric, rubric.model_answer).score
+        if score < MODEL_ANSWER_MIN_SCORE:
+            problems.append(
+                Problem(path, "model_answer", f"scores only {score}/10 on its own rubric; add keywords", "warning")
+            )
+    return problems
+
+
+def rubric_errors(rubric: Rubric, path: str) -> list[Problem]:
+    """The errors (not the warnings) `check_rubric` finds, without grading anything: what makes a rubric unfit
+    to grade with (duplicate ids, keywords with no words to match, synonyms of a keyword that is not listed)."""
+    return [problem for problem in _structure_problems(rubric, path) if problem.severity == "error"]
+
+
+def _structure_problems(rubric: Rubric, path: str) -> list[Problem]:
+    problems: list[Problem] = []
     for kind, items in (("concepts", rubric.concepts), ("misconceptions", rubric.misconceptions)):
         seen: set[str] = set()
         for index, item in enumerate(items):
@@ -98,15 +119,6 @@ def check_rubric(rubric: Rubric, path: str) -> list[Problem]:
                 problems.append(
                     Problem(path, f"concepts.{index}.synonyms.{key}", "synonyms of a keyword that is not listed")
                 )
-    problems.extend(_check_alternatives(rubric, path))
-    if not rubric.draft:
-        from grader.keyword.grader import grade_by_keywords
-
-        score = grade_by_keywords(rubric, rubric.model_answer).score
-        if score < MODEL_ANSWER_MIN_SCORE:
-            problems.append(
-                Problem(path, "model_answer", f"scores only {score}/10 on its own rubric; add keywords", "warning")
-            )
     return problems
 
 

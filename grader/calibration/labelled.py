@@ -7,7 +7,6 @@ A labelled file is JSON Lines, one answer a line: `answer`, the human `score` an
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable
@@ -16,9 +15,12 @@ from pathlib import Path
 
 from grader.bank.loader import Bank
 from grader.errors import AnswerError
+from grader.files import read_regular
+from grader.intake import lone_surrogate, parse_json_line
 from grader.models import Grade, Question
 
 LABELLED_CATEGORY = "labelled"
+MAX_LABELLED_BYTES = 256 << 20
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -42,25 +44,35 @@ class LabelledRecord:
 
 
 def read_labelled(path: Path, bank_loader: Callable[[], Bank] | None = None) -> list[LabelledRecord]:
-    """Every record of a labelled JSONL file; a LabelledDataError names the line of the first bad one."""
+    """Every record of a labelled JSONL file; a LabelledDataError names the line of the first bad one (a line
+    that is not UTF-8, not JSON, nested too deeply, or whose strings hold a lone surrogate). Only a regular file
+    of at most MAX_LABELLED_BYTES is read."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        content = read_regular(path, MAX_LABELLED_BYTES)
     except FileNotFoundError:
         raise LabelledDataError(f"{path}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LabelledDataError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise LabelledDataError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(content) > MAX_LABELLED_BYTES:
+        raise LabelledDataError(f"{path}: larger than {MAX_LABELLED_BYTES >> 20} MiB")
     records: list[LabelledRecord] = []
     bank: Bank | None = None
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(content.removeprefix(b"\xef\xbb\xbf").splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LabelledDataError(f"{where}: invalid JSON: {exc.msg}") from None
+            line.decode("utf-8")
+            data = parse_json_line(line)
+        except UnicodeDecodeError as exc:
+            raise LabelledDataError(f"{where}: not UTF-8 text (byte 0x{line[exc.start]:02x})") from None
+        except ValueError as exc:
+            raise LabelledDataError(f"{where}: invalid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise LabelledDataError(f"{where}: expected a JSON object")
+        bad = next((lone_surrogate(v) for v in data.values() if isinstance(v, str) and lone_surrogate(v)), None)
+        if bad is not None:
+            raise LabelledDataError(f"{where}: a string holds a lone surrogate ({bad}), which is not text")
         if "question" not in data and bank is None and bank_loader is not None and "question_id" in data:
             bank = bank_loader()
         records.append(_record(data, number, where, bank))

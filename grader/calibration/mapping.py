@@ -6,24 +6,45 @@ import itertools
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from grader.calibration.labelled import GradedRecord
 from grader.errors import ConfigError, StorageError
+from grader.files import output_problem, read_regular
 from grader.models import Grade
+
+MAX_MAPPING_BYTES = 1 << 20
+
+
+Point = tuple[
+    Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)],  # a grader score
+    Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)],  # the human fraction of the maximum
+]
 
 
 class CalibrationMapping(BaseModel):
-    """A monotone mapping from the grader's 0-10 score to a human scale, piecewise linear between points."""
+    """A monotone mapping from the grader's 0-10 score to a human scale, piecewise linear between points.
+
+    Validated as a contract: scores within 0-10, fractions within 0-1, all finite, both ascending (a mapping that
+    is not monotone, or maps outside the human scale, is refused rather than applied)."""
 
     kind: Literal["isotonic"] = "isotonic"
     version: Literal[1] = 1
-    human_max: float = Field(gt=0)
-    points: list[tuple[float, float]] = Field(min_length=1)  # (grader score, human fraction 0..1), ascending
-    records: int = 0
+    human_max: float = Field(gt=0, le=1e6, allow_inf_nan=False)
+    points: list[Point] = Field(min_length=1, max_length=10_000)
+    records: int = Field(default=0, ge=0)
     fitted_on: str | None = None
+
+    @model_validator(mode="after")
+    def _monotone(self) -> CalibrationMapping:
+        for (x0, y0), (x1, y1) in itertools.pairwise(self.points):
+            if x1 < x0:
+                raise ValueError(f"points must be in ascending order of score ({x1:g} comes after {x0:g})")
+            if y1 < y0:
+                raise ValueError(f"the mapping must not decrease ({y0:g} at score {x0:g}, then {y1:g} at {x1:g})")
+        return self
 
     def human(self, score: float) -> float:
         """The human-scale value (0..human_max) for a grader score."""
@@ -80,13 +101,17 @@ def fit_mapping(graded: Sequence[GradedRecord], fitted_on: str | None = None) ->
 
 
 def load_mapping(path: Path) -> CalibrationMapping:
-    """Read a mapping saved by `--fit`; a ConfigError (exit 5) names the file when it is unusable."""
+    """Read a mapping saved by `--fit`; a ConfigError (exit 5) names the file when it is unusable (only a regular
+    file of at most MAX_MAPPING_BYTES is read)."""
     try:
-        return CalibrationMapping.model_validate_json(path.read_text(encoding="utf-8"))
+        data = read_regular(path, MAX_MAPPING_BYTES)
+        if len(data) > MAX_MAPPING_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_MAPPING_BYTES >> 20} MiB; not a calibration mapping")
+        return CalibrationMapping.model_validate_json(data)
     except FileNotFoundError:
         raise ConfigError(f"{path}: calibration file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read calibration: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read calibration: {exc.strerror or exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
@@ -94,6 +119,10 @@ def load_mapping(path: Path) -> CalibrationMapping:
 
 
 def save_mapping(mapping: CalibrationMapping, path: Path) -> None:
+    """Write the mapping as JSON; a path that is a symbolic link or a special file is refused (StorageError)."""
+    problem = output_problem(path)
+    if problem is not None:
+        raise StorageError(f"{path}: {problem}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(mapping.model_dump_json(indent=2) + "\n", encoding="utf-8")

@@ -3,20 +3,27 @@
 On a terminal, a prompt_toolkit box: multi-line editing and a bottom toolbar counting down the time left.
 When the time runs out, whatever is in the box, the unfinished line included, is submitted and graded.
 From a pipe or file, an answer is the lines up to one that holds a single '.' (or the end of input); with a
-time limit, the lines that arrived in time are graded.
+time limit, the lines that arrived in time are graded. Piped input is read as bytes and checked like any answer
+(UTF-8, not binary, at most 64 KiB): an answer that is not is an AnswerError, never graded nor saved, and no
+line or queue of lines can grow past the limit.
 """
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
 from grader.cli.terminal import clean
+from grader.errors import AnswerError
+from grader.intake import MAX_ANSWER_BYTES, decode_answer
 
 ANSWER_END = "."
+QUEUED_LINES = 64  # lines read ahead of the session at most
 SUBMIT_KEYS = "Ctrl-D or Esc Enter"
 PROMPT_WIDTH = 2  # "> " on the first line, two spaces on the others
 
@@ -55,23 +62,24 @@ def countdown(seconds_left: float) -> str:
 
 
 class StreamSource:
-    """Answers from a pipe or file. One reader thread feeds a queue, so a time limit can cut an answer short."""
+    """Answers from a pipe or file (a binary stream). One reader thread feeds a bounded queue, so a time limit
+    can cut an answer short."""
 
-    def __init__(self, stream: IO[str], prompts: IO[str] | None = None) -> None:
+    def __init__(self, stream: IO[bytes], prompts: IO[str] | None = None) -> None:
         self._prompts = prompts
-        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._lines: queue.Queue[bytes | None] = queue.Queue(QUEUED_LINES)
         self._ended = False
         thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
         thread.start()
 
-    def _pump(self, stream: IO[str]) -> None:
+    def _pump(self, stream: IO[bytes]) -> None:
         try:
-            for line in stream:
-                self._lines.put(line.rstrip("\r\n"))
+            for line in _lines_of(stream):
+                self._lines.put(line.rstrip(b"\r\n"))
         finally:
             self._lines.put(None)
 
-    def _next(self, deadline: float | None) -> tuple[str | None, bool]:
+    def _next(self, deadline: float | None) -> tuple[bytes | None, bool]:
         """(line, timed_out); line None at the end of input."""
         if self._ended:
             return None, False
@@ -89,21 +97,50 @@ class StreamSource:
     def answer(self, limit_seconds: float | None, draft: str = "") -> Typed:
         start = time.monotonic()
         deadline = start + limit_seconds if limit_seconds is not None else None
-        lines: list[str] = [draft] if draft else []
+        lines: list[bytes] = [draft.encode("utf-8")] if draft else []
+        size = sum(len(line) + 1 for line in lines)
         timed_out = False
         while True:
             line, timed_out = self._next(deadline)
-            if line is None or line.strip() == ANSWER_END:
+            if line is None or line.strip() == ANSWER_END.encode():
                 break
             lines.append(line)
-        return Typed("\n".join(lines).strip(), timed_out, time.monotonic() - start)
+            size += len(line) + 1
+            if size > MAX_ANSWER_BYTES + 1:
+                raise AnswerError(f"stdin: the answer is over {MAX_ANSWER_BYTES:,} bytes (64 KiB); it was not graded")
+        data = b"\n".join(lines).strip()
+        text = decode_answer(data, "stdin") if data else ""
+        return Typed(text.strip(), timed_out, time.monotonic() - start)
 
     def choice(self, prompt: str) -> str | None:
         if self._prompts is not None:
             self._prompts.write(clean(prompt) + "\n")
             self._prompts.flush()
         line, _ = self._next(None)
-        return line
+        return None if line is None else line.decode("utf-8", "replace")
+
+
+def _lines_of(stream: IO[bytes]) -> Iterator[bytes]:
+    """The lines of `stream`, none longer than MAX_ANSWER_BYTES + 1 bytes (a longer one comes in pieces).
+
+    A stream with a descriptor is read through it, unbuffered: this runs on a daemon thread, and a thread blocked
+    in a buffered read holds that buffer's lock, which the interpreter needs when it exits."""
+    limit = MAX_ANSWER_BYTES + 1
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        while line := stream.readline(limit):
+            yield line
+        return
+    pending = b""
+    while chunk := os.read(fd, 1 << 16):
+        pending += chunk
+        while (cut := pending.find(b"\n", 0, limit)) >= 0 or len(pending) >= limit:
+            end = cut + 1 if cut >= 0 else limit
+            yield pending[:end]
+            pending = pending[end:]
+    if pending:
+        yield pending
 
 
 class TerminalSource:

@@ -14,6 +14,7 @@ from grader.cli.common import (
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
+    check_reports,
     err,
     fail,
     friendly,
@@ -93,6 +94,13 @@ def batch(
         bool,
         typer.Option("--no-overrides", help="Reports without a reviewer's corrections.", rich_help_panel=OUTPUT_PANEL),
     ] = False,
+    follow_symlinks: Annotated[
+        bool,
+        typer.Option(
+            "--follow-symlinks",
+            help="Read symbolic links found in input folders (by default each is an error line, not followed).",
+        ),
+    ] = False,
     concurrency: Annotated[
         int,
         typer.Option(
@@ -134,13 +142,19 @@ def batch(
     )
     bank = state(ctx).bank()
     show_progress = not quiet and err.is_terminal
-    progress = _progress(count_items(inputs)) if show_progress else None
+    progress = _progress(count_items(inputs, follow_symlinks=follow_symlinks)) if show_progress else None
     try:
         if progress is not None:
             progress.start()
         with verbose_exchanges(err, verbose):
             summary = run_batch(
-                bank, inputs, results, options, concurrency, on_outcome=_tracker(progress) if progress else None
+                bank,
+                inputs,
+                results,
+                options,
+                concurrency,
+                on_outcome=_tracker(progress) if progress else None,
+                follow_symlinks=follow_symlinks,
             )
     except KeyboardInterrupt:
         fail(f"interrupted; what was graded is in {results}: run the same command again to resume", EXIT_INTERRUPTED)
@@ -201,11 +215,7 @@ def coverage(
     """Concept coverage in a results file: what most candidates miss, each candidate's weakest concepts."""
     from grader.cohort.corrections import reviewed_records
     from grader.cohort.coverage import candidate_summaries, cohort_of, question_summaries
-    from grader.cohort.report import report_format
-
-    for report in reports or []:
-        if report_format(report) is None:
-            fail(f"{report}: unknown report format; use .html, .md, .csv or gradebook.csv", EXIT_USAGE)
+    check_reports(reports or [], [results], results)
     wanted_q = {q.strip().lower() for q in question or []}
     wanted_c = set(candidate or [])
     cohort = cohort_of(
@@ -227,29 +237,26 @@ def coverage(
 
 
 def _check_paths(inputs: list[Path], results: Path, reports: list[Path]) -> None:
-    """Usage errors before grading: unreadable input types, --out among the inputs, unknown report types."""
-    from grader.cohort.inputs import input_kind
+    """Usage errors before grading: unreadable input types; an --out or --report that is an input, lies in an
+    input folder where it would be read as an answer, is a symbolic link or a special file; unknown report types."""
+    from grader.cohort.inputs import input_kind, output_conflict
 
     for path in inputs:
         if input_kind(path) is None:
             fail(f"{path}: not a folder, .md, .txt, .jsonl or .csv file", EXIT_USAGE)
-        if path.is_file() and results.exists() and path.resolve() == results.resolve():
-            fail(f"{path}: is also the --out results file; write results somewhere else", EXIT_USAGE)
-    if results.is_dir():
+    if results.is_dir() and not results.is_symlink():
         fail(f"{results}: --out is a folder; give a file such as results.jsonl", EXIT_USAGE)
-    if reports:
-        from grader.cohort.report import report_format  # only when asked for: it costs 10 ms of start-up
+    conflict = output_conflict(results, inputs, "--out")
+    if conflict is not None:
+        fail(conflict, EXIT_USAGE)
+    check_reports(reports, inputs, results)
 
-        for report in reports:
-            if report_format(report) is None:
-                fail(f"{report}: unknown report format; use .html, .md, .csv or gradebook.csv", EXIT_USAGE)
 
 
 def _write_report(cohort: Cohort, report: Path, context: ReportContext) -> None:
     from grader.cohort.report import write_report
 
     write_report(cohort, report, context)
-
 
 
 def _progress(total: int | None) -> Progress:

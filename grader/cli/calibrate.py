@@ -71,6 +71,13 @@ def calibrate(
         fail("--fit and --calibration exclude each other: fit on raw scores, then apply the mapping", EXIT_USAGE)
     if (labelled is None) == (from_review is None):
         fail("give a LABELLED.jsonl file or --from-review RESULTS.jsonl (one of them)", EXIT_USAGE)
+    if fit is not None:
+        from grader.files import output_problem, same_file
+
+        source = labelled if labelled is not None else from_review
+        problem = output_problem(fit) or (f"is {source} itself" if source and same_file(fit, source) else None)
+        if problem is not None:
+            fail(f"{fit}: --fit {problem}; save the mapping somewhere else", EXIT_USAGE)
     if from_review is not None:
         if calibration is not None:
             fail("--calibration does not apply to --from-review: reviewed scores are measured as they are", EXIT_USAGE)

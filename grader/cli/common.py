@@ -30,7 +30,7 @@ EXIT_BANK = 4  # the bank cannot be read: missing folder, broken YAML, invalid r
 EXIT_CONFIG = 5  # inconsistent settings, e.g. --mode llm without a model, litellm not installed
 EXIT_LLM = 6  # the model failed and no fallback was allowed
 EXIT_STORAGE = 7  # the history database or a results file cannot be used safely
-EXIT_PARTIAL = 8  # a batch finished, but some items failed
+EXIT_PARTIAL = 8  # a batch finished, but some items failed; an export skipped rows it could not read
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
 # Every command and group: -h as well as --help.
@@ -105,6 +105,17 @@ def fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+def warn(message: str) -> None:
+    """One warning line on stderr: something was skipped, and the command went on."""
+    err.print(f"[bold yellow]warning:[/] {_escape(message)}", markup=True, highlight=False, soft_wrap=True)
+
+
+def warn_unreadable(problems: list[str]) -> None:
+    """Say which history rows were skipped because they cannot be read (the database is left as it is)."""
+    for problem in problems:
+        warn(f"{problem}; skipped (the history is left as it is)")
+
+
 def friendly(command: Callable[P, R]) -> Callable[P, R]:
     """Run a command, turning domain errors, Ctrl-C and surprises into one line on stderr and an exit code."""
 
@@ -156,3 +167,21 @@ def report_context(ctx: typer.Context, results: Path) -> ReportContext:
     except GraderError:
         texts = {}
     return ReportContext(source=str(results), generated=datetime.now().astimezone(), questions=texts)
+
+
+def check_reports(reports: list[Path], inputs: list[Path], results: Path) -> None:
+    """Each report must have a known type and must not be the results file, an input, a link or a special file."""
+    if not reports:
+        return
+    from grader.cohort.inputs import output_conflict
+    from grader.cohort.report import report_format  # only when asked for: it costs 10 ms of start-up
+    from grader.files import same_file
+
+    for report in reports:
+        if report_format(report) is None:
+            fail(f"{report}: unknown report format; use .html, .md, .csv or gradebook.csv", EXIT_USAGE)
+        if report.absolute() == results.absolute() or same_file(report, results):
+            fail(f"{report}: --report is also the results file; write the report somewhere else", EXIT_USAGE)
+        conflict = output_conflict(report, inputs, "--report")
+        if conflict is not None:
+            fail(conflict, EXIT_USAGE)

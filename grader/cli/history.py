@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from grader.cli.common import EXIT_USAGE, fail, friendly, out, state, write_json
+from grader.cli.common import EXIT_PARTIAL, EXIT_USAGE, fail, friendly, out, state, warn_unreadable, write_json
 from grader.cli.completion import complete_category, complete_question
 from grader.cli.help import HumanCommand, epilog
 
@@ -40,7 +40,9 @@ def list_history(
     from grader.practice.history import count_attempts, list_attempts
 
     question_id = state(ctx).bank().question(question).id if question else None
-    attempts = list_attempts(question_id, last=last)
+    unreadable: list[str] = []
+    attempts = list_attempts(question_id, last=last, unreadable=unreadable)
+    warn_unreadable(unreadable)
     if json_output:
         write_json("[" + ",\n".join(a.model_dump_json(indent=2) for a in attempts) + "]")
         return
@@ -88,7 +90,9 @@ def progress(
     bank = state(ctx).bank()
     if category is not None and category not in bank.titles:
         fail(f"unknown category '{category}'; one of: {', '.join(bank.titles)}", EXIT_USAGE)
-    report = compute_progress(list_attempts(category=category), bank, category=category)
+    unreadable: list[str] = []
+    report = compute_progress(list_attempts(category=category, unreadable=unreadable), bank, category=category)
+    warn_unreadable(unreadable)
     if json_output:
         write_json(report.model_dump_json(indent=2))
         return
@@ -109,18 +113,29 @@ def export(
         typer.Option("--out", "-o", help="Write to this file (atomically) instead of stdout.", dir_okay=False),
     ] = None,
 ) -> None:
-    """Export every attempt as JSONL: one JSON object a line, oldest first."""
-    from grader.practice.history import export_attempts, export_to_file
+    """Export every attempt as JSONL: one JSON object a line, oldest first.
 
+    A row that cannot be read is skipped with a warning, and the export exits 8 (partial). --out is never a
+    symbolic link, a device or the history itself (exit 2)."""
+    from grader.files import output_problem, same_file
+    from grader.practice.history import export_attempts, export_to_file, history_path
+
+    unreadable: list[str] = []
     if output is None or str(output) == "-":
-        export_attempts(sys.stdout.write)
+        export_attempts(sys.stdout.write, unreadable=unreadable)
         sys.stdout.flush()
-        return
-    count = export_to_file(output)
-    from grader.cli.common import err
+    else:
+        problem = output_problem(output) or ("is the history itself" if same_file(output, history_path()) else None)
+        if problem is not None:
+            fail(f"{output}: --out {problem}", EXIT_USAGE)
+        count = export_to_file(output, unreadable=unreadable)
+        from grader.cli.common import err
 
-    noun = "attempt" if count == 1 else "attempts"
-    err.print(f"Exported {count} {noun} to {output}", markup=False, highlight=False)
+        noun = "attempt" if count == 1 else "attempts"
+        err.print(f"Exported {count} {noun} to {output}", markup=False, highlight=False)
+    warn_unreadable(unreadable)
+    if unreadable:
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 def _prompt_of(ctx: typer.Context, attempt: Attempt) -> tuple[str | None, str | None]:

@@ -70,7 +70,7 @@ def practice(
     if not questions:
         where = f"in category '{category}' " if category else ""
         fail(f"no question {where}has a rubric yet; see 'grade rubrics --help'", EXIT_USAGE)
-    source: AnswerSource = TerminalSource() if sys.stdin.isatty() else StreamSource(sys.stdin, sys.stderr)
+    source: AnswerSource = TerminalSource() if sys.stdin.isatty() else StreamSource(sys.stdin.buffer, sys.stderr)
     session = _Session(
         bank_titles=bank.titles,
         questions=questions,
@@ -100,6 +100,7 @@ class _Session:
     save: bool
     graded: int = 0
     practised: list[str] = field(default_factory=list)
+    warned: set[str] = field(default_factory=set)  # unreadable history rows already reported
     unsaved: list[Attempt] = field(default_factory=list)  # with --no-save, this session's answers steer picks
 
     def run(self) -> int:
@@ -257,9 +258,14 @@ class _Session:
     def _attempts(self) -> list[Attempt]:
         if not self.save:
             return list(self.unsaved)
+        from grader.cli.common import warn_unreadable
         from grader.practice.history import list_attempts
 
-        return list_attempts()
+        unreadable: list[str] = []
+        attempts = list_attempts(unreadable=unreadable)
+        warn_unreadable([problem for problem in unreadable if problem not in self.warned])
+        self.warned.update(unreadable)
+        return attempts
 
     def _end(self) -> int:
         err.print(f"Practice ended: {self.graded} answer{'s' if self.graded != 1 else ''} graded this session.")

@@ -13,6 +13,7 @@ from grader.cli.common import (
     EXIT_CONFIG,
     EXIT_FAILURE,
     EXIT_USAGE,
+    check_reports,
     err,
     fail,
     friendly,
@@ -92,11 +93,9 @@ def report(
 ) -> None:
     """Write the reports of a results file, with the reviewer's corrections (see 'grade review')."""
     from grader.cohort.coverage import load_cohort
-    from grader.cohort.report import report_format, write_report
+    from grader.cohort.report import write_report
 
-    for path in outputs:
-        if report_format(path) is None:
-            fail(f"{path}: unknown report format; use .html, .md, .csv or gradebook.csv", EXIT_USAGE)
+    check_reports(outputs, [results], results)
     cohort = load_cohort(results, overrides=not no_overrides)
     if not cohort.answers and not cohort.errors:
         fail(f"{results}: no results", EXIT_FAILURE)

@@ -20,7 +20,7 @@ from typing import Literal
 from grader import pipeline
 from grader.bank.loader import Bank
 from grader.cohort.inputs import Item, discover
-from grader.cohort.results import ResultsWriter, answer_key, error_line, graded_keys, graded_line
+from grader.cohort.results import ResultsWriter, answer_key, error_line, graded_line
 from grader.errors import AnswerError, BankError, ConfigError, GraderError, LLMError, UnknownQuestionError
 from grader.models import Grade, Question, Rubric
 
@@ -129,8 +129,13 @@ def run_batch(
     options: pipeline.GradeOptions | None = None,
     concurrency: int = 4,
     on_outcome: OnOutcome | None = None,
+    *,
+    follow_symlinks: bool = False,
 ) -> BatchSummary:
-    """Grade every answer found in `inputs` into `out`, skipping those `out` already has a grade for."""
+    """Grade every answer found in `inputs` into `out`, skipping those `out` already has a grade for.
+
+    `out` is checked to be a results file (or new) before anything is written to it (StorageError otherwise);
+    symbolic links inside input folders are followed only with `follow_symlinks`."""
     options = options or pipeline.GradeOptions()
     llm = options.method() != "keyword"
     summary = BatchSummary(out=out)
@@ -142,14 +147,15 @@ def run_batch(
             on_outcome(outcome)
 
     with ResultsWriter(out, sync_every=None if llm else KEYWORD_SYNC_EVERY) as writer:
-        run = _Run(bank, writer, graded_keys(out), report)
+        run = _Run(bank, writer, writer.graded, report)
+        items = discover(inputs, follow_symlinks=follow_symlinks)
         try:
             if llm:
                 import asyncio  # only the LLM path runs an event loop
 
-                asyncio.run(run.grade_concurrently(discover(inputs), options, max(1, concurrency)))
+                asyncio.run(run.grade_concurrently(items, options, max(1, concurrency)))
             else:
-                run.grade_in_turn(discover(inputs), options)
+                run.grade_in_turn(items, options)
         finally:
             summary.seconds = time.perf_counter() - started
     return summary

@@ -7,9 +7,12 @@ A line is either a graded answer or an error:
      "error": "...", "exit_kind": "..."}
 
 Every line is written with a single `write()` on a file opened for appending, so a killed process leaves
-either the whole line or (after a power loss or a full disk) a torn last line without its newline. A torn
-last line is cut off before appending and ignored when reading; anything else that is not a results line
-is a StorageError: the file is not ours, and we never overwrite what we did not write.
+either the whole line or (after a power loss or a full disk) a torn last line without its newline: the start
+of a results line (`{"candidate": "...`) with no newline after it. A torn last line is ignored when reading
+and cut off before appending. Anything else that is not a results line is a StorageError, found before the
+file is changed in any way: the file is not ours, and we never modify what we did not write. Only a regular
+file is read or written (never a pipe, a device or, for writing, a symbolic link), and no line is read past
+MAX_LINE_BYTES, so a file with no newline cannot fill the memory.
 """
 
 from __future__ import annotations
@@ -17,15 +20,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
+from grader import files
 from grader.errors import StorageError
 
 REQUIRED = ("candidate", "question_id", "source", "key")
+LINE_START = b'{"candidate": "'  # how every results line begins (see graded_line and error_line)
+MAX_LINE_BYTES = 16 << 20  # a results line holds one grade: far less than this
 
 
 def answer_key(candidate: str, question_id: str, answer: str | bytes) -> str:
@@ -60,24 +67,14 @@ def error_line(candidate: str, question_id: str, source: str, key: str, error: s
 def iter_records(path: Path) -> Iterator[dict[str, Any]]:
     """Every results line of `path` in order; a torn last line is skipped, any other bad line is an error."""
     try:
-        handle = path.open("rb")
+        handle = files.open_binary(path)
     except FileNotFoundError:
         return
     except OSError as exc:
         raise StorageError(f"{path}: cannot read the results file: {exc.strerror or exc}") from None
     with handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            record = _parse(raw)
-            if record is None:
-                if not raw.endswith(b"\n"):
-                    return  # torn by a kill or a crash while writing: that answer is graded again
-                raise StorageError(
-                    f"{path}: line {number} is not a results line; "
-                    "is --out pointing at the right file? (use a new --out, or remove that line)"
-                )
-            yield record
+        scan = _Scan(path)
+        yield from scan.records(handle)
 
 
 def graded_keys(path: Path) -> set[str]:
@@ -85,10 +82,48 @@ def graded_keys(path: Path) -> set[str]:
     return {record["key"] for record in iter_records(path) if "grade" in record}
 
 
+class _Scan:
+    """Reads a results file line by line, checking every line is ours before anything is written to it.
+
+    After `records()`, `tail` is where a last line without its newline starts (None when the file ends with
+    one) and `tail_whole` whether that line is a whole results line (only its newline is missing)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tail: int | None = None
+        self.tail_whole = False
+
+    def records(self, handle: BinaryIO) -> Iterator[dict[str, Any]]:
+        offset = 0
+        for number, raw, whole in files.bounded_lines(handle, MAX_LINE_BYTES):
+            start, offset = offset, offset + len(raw)
+            ended = raw.endswith(b"\n")
+            if not ended:
+                self.tail = start
+            if not raw.strip():
+                continue
+            record = _parse(raw) if whole else None
+            if record is not None:
+                self.tail_whole = not ended
+                yield record
+                continue
+            if whole and not ended and _torn(raw):
+                return  # torn by a kill or a crash while writing: that answer is graded again
+            raise StorageError(
+                f"{self.path}: line {number} is not a results line; it was left untouched: "
+                "is --out pointing at the right file? (use a new --out, or remove that line)"
+            )
+
+
+def _torn(raw: bytes) -> bool:
+    """Whether a last line without its newline can be the start of a results line cut short."""
+    return raw.startswith(LINE_START) or LINE_START.startswith(raw)
+
+
 def _parse(raw: bytes) -> dict[str, Any] | None:
     try:
         record = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the recursion limit: not a line of ours
         return None
     if not isinstance(record, dict) or any(not isinstance(record.get(k), str) for k in REQUIRED):
         return None
@@ -112,6 +147,7 @@ class ResultsWriter:
         self.unsynced = False  # lines written since the last fsync began
         self._fd = -1
         self._last_sync = 0.0
+        self.graded: set[str] = set()  # keys of the answers graded in the file when it was opened
 
     def __enter__(self) -> ResultsWriter:
         self.open()
@@ -121,34 +157,52 @@ class ResultsWriter:
         self.close()
 
     def open(self) -> None:
+        """Open (or create) the file, lock it, check every line is ours, then mend a torn last line.
+
+        A symbolic link, a pipe, a device or a file with a line that is not a results line is refused with a
+        StorageError before a byte of it changes. `graded` then holds the keys of the answers graded in it.
+        """
+        problem = files.output_problem(self.path)
+        if problem is not None:
+            raise StorageError(f"{self.path}: the results file {problem}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | files.NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+            self._fd = os.open(self.path, flags, 0o644)
         except OSError as exc:
             raise StorageError(f"{self.path}: cannot write the results file: {exc.strerror or exc}") from None
+        mode = os.fstat(self._fd).st_mode
+        if not stat.S_ISREG(mode):
+            self._close_unchanged()
+            raise StorageError(f"{self.path}: the results file is {files.kind_of(mode)}, not a regular file")
         self._lock()
-        self._mend_tail()
+        try:
+            self.graded = self._read_graded()
+        except BaseException:
+            self._close_unchanged()
+            raise
         self._last_sync = time.monotonic()
 
-    def _mend_tail(self) -> None:
-        """Cut off a torn last line (no newline, not a results line); end a whole one with its newline."""
-        size = os.fstat(self._fd).st_size
-        if size == 0 or os.pread(self._fd, 1, size - 1) == b"\n":
-            return
-        start = size
-        while start > 0:
-            begin = max(0, start - 65536)
-            chunk = os.pread(self._fd, start - begin, begin)
-            cut = chunk.rfind(b"\n")
-            if cut >= 0:
-                start = begin + cut + 1
-                break
-            start = begin
-        tail = os.pread(self._fd, size - start, start)
-        if _parse(tail) is not None:
-            os.write(self._fd, b"\n")
-        else:
-            os.truncate(self._fd, start)
+    def _read_graded(self) -> set[str]:
+        """The keys of graded answers, every line checked first; then a torn last line is cut off, or a whole last
+        line without its newline gets one."""
+        scan = _Scan(self.path)
+        with os.fdopen(os.dup(self._fd), "rb") as handle:
+            handle.seek(0)
+            try:
+                graded = {record["key"] for record in scan.records(handle) if "grade" in record}
+            except OSError as exc:
+                raise StorageError(f"{self.path}: cannot read the results file: {exc.strerror or exc}") from None
+        if scan.tail is not None:
+            if scan.tail_whole:
+                os.write(self._fd, b"\n")
+            else:
+                os.truncate(self._fd, scan.tail)
+        return graded
+
+    def _close_unchanged(self) -> None:
+        os.close(self._fd)
+        self._fd = -1
 
     def write(self, line: str) -> None:
         data = (line + "\n").encode("utf-8")

@@ -5,14 +5,17 @@ without losing an attempt; every write is one transaction. The schema only chang
 plain list of functions whose names are recorded in the `_migrations` table once they have run.
 
 A file that is not a SQLite database, or one SQLite reports as damaged, raises StorageError naming the file
-and what to do; it is never overwritten or repaired behind the user's back.
+and what to do; it is never overwritten or repaired behind the user's back. One row that cannot be read (its
+grade is not JSON, its text is not UTF-8) is skipped by the functions that read many rows, which say so through
+their `unreadable` list, so one bad row never hides the others.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel
 
 from grader.errors import GraderError, StorageError
+from grader.files import output_problem, same_file
 from grader.models import Grade, Question
 from grader.paths import grader_home
 
@@ -130,6 +134,7 @@ def open_history(path: Path | None = None, *, upgrade: bool = True) -> Iterator[
         db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
     except sqlite3.Error as exc:
         raise _storage_error(path, exc) from None
+    db.text_factory = _text  # text that is not UTF-8 makes its row unreadable, not the whole query
     try:
         _prepare(db, upgrade)
         yield db
@@ -237,12 +242,18 @@ def _damaged(path: Path, detail: str) -> str:
     )
 
 
+def _text(data: bytes) -> str:
+    """A TEXT value as str; bytes that are not UTF-8 are kept as surrogate escapes, which `_attempt` refuses."""
+    return data.decode("utf-8", "surrogateescape")
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
 # --- reading and writing attempts -----------------------------------------------------------------
 
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by `_text`
 _COLUMNS = (
     "id, created_at, question_id, category, source, method, model, rubric_version, score, max_score, band, "
     "elapsed_seconds, answer, grade_json"
@@ -323,8 +334,12 @@ def list_attempts(
     last: int | None = None,
     category: str | None = None,
     path: Path | None = None,
+    unreadable: list[str] | None = None,
 ) -> list[Attempt]:
-    """Attempts oldest first, optionally of one question or category, optionally only the `last` N."""
+    """Attempts oldest first, optionally of one question or category, optionally only the `last` N.
+
+    A row that cannot be read is skipped, and why is appended to `unreadable`; without that list, it is a
+    StorageError."""
     where, params = _filters(question_id, category)
     query = f"SELECT {_COLUMNS} FROM attempts{where} ORDER BY id DESC"
     if last is not None:
@@ -332,7 +347,19 @@ def list_attempts(
         params.append(max(0, last))
     with open_history(path) as db:
         rows = db.execute(query, params).fetchall()
-    return [_attempt(row) for row in reversed(rows)]
+    return _readable(reversed(rows), unreadable)
+
+
+def _readable(rows: Iterable[tuple[object, ...]], unreadable: list[str] | None) -> list[Attempt]:
+    attempts = []
+    for row in rows:
+        try:
+            attempts.append(_attempt(row))
+        except StorageError as exc:
+            if unreadable is None:
+                raise
+            unreadable.append(str(exc))
+    return attempts
 
 
 def count_attempts(question_id: str | None = None, *, category: str | None = None, path: Path | None = None) -> int:
@@ -353,19 +380,30 @@ def get_attempt(attempt_id: int, *, path: Path | None = None) -> Attempt:
     return _attempt(row)
 
 
-def export_attempts(write: Callable[[str], object], *, path: Path | None = None) -> int:
-    """Pass every attempt, oldest first, to `write` as one JSON line (with its newline); returns the count."""
+def export_attempts(
+    write: Callable[[str], object], *, path: Path | None = None, unreadable: list[str] | None = None
+) -> int:
+    """Pass every attempt, oldest first, to `write` as one JSON line (with its newline); returns the count.
+    Rows that cannot be read are skipped and listed in `unreadable` (without it, a StorageError)."""
     count = 0
-    for attempt in list_attempts(path=path):
+    for attempt in list_attempts(path=path, unreadable=unreadable):
         write(attempt.model_dump_json() + "\n")
         count += 1
     return count
 
 
-def export_to_file(target: Path, *, path: Path | None = None) -> int:
-    """Write the JSONL export to `target` atomically (a temporary file beside it, then a rename)."""
+def export_to_file(target: Path, *, path: Path | None = None, unreadable: list[str] | None = None) -> int:
+    """Write the JSONL export to `target` atomically (a temporary file beside it, then a rename).
+
+    A target that is a symbolic link, a device, a pipe or a folder, or the history database itself, is refused
+    (StorageError) and left as it is."""
     import tempfile
 
+    problem = output_problem(target)
+    if problem is not None:
+        raise StorageError(f"{target}: {problem}")
+    if same_file(target, path if path is not None else history_path()):
+        raise StorageError(f"{target}: is the history database itself; export somewhere else")
     folder = target.parent if str(target.parent) else Path(".")
     try:
         descriptor, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
@@ -377,7 +415,7 @@ def export_to_file(target: Path, *, path: Path | None = None) -> int:
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; an export gets the usual mode
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            count = export_attempts(handle.write, path=path)
+            count = export_attempts(handle.write, path=path, unreadable=unreadable)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
@@ -404,9 +442,11 @@ def _filters(question_id: str | None, category: str | None) -> tuple[str, list[o
 def _attempt(row: tuple[object, ...]) -> Attempt:
     names = [name.strip() for name in _COLUMNS.split(",")]
     data = dict(zip(names, row, strict=True))
+    if any(isinstance(value, str) and _NOT_UTF8.search(value) for value in data.values()):
+        raise StorageError(f"attempt {data.get('id')} in the history cannot be read: its text is not UTF-8")
     try:
         data["grade"] = json.loads(str(data.pop("grade_json")))
         return Attempt.model_validate(data)
-    except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError are ValueErrors
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and ValidationError are ValueErrors
         problem = str(exc).splitlines()[0]
         raise StorageError(f"attempt {data.get('id')} in the history cannot be read: {problem}") from None
