@@ -99,33 +99,49 @@ def test_persistent_503_falls_back_after_bounded_retries() -> None:
 
 
 def formats_sent(server) -> list[str | None]:
-    return [(seen.body.get("response_format") or {}).get("type") for seen in server.seen]
+    """The response format of each request: json_schema, json_schema without length limits, json_object, none."""
+    kinds: list[str | None] = []
+    for seen in server.seen:
+        kind = (seen.body.get("response_format") or {}).get("type")
+        if kind == "json_schema" and "maxLength" not in json.dumps(seen.body["response_format"]):
+            kind = "json_schema_unbounded"
+        kinds.append(kind)
+    return kinds
 
 
-def test_a_rejected_response_format_steps_down_and_is_remembered() -> None:
-    script = [error_reply(400, "response_format json_schema is not supported"), chat_reply(verdict())]
+def test_a_rejected_length_limit_steps_down_and_is_remembered() -> None:
+    script = [error_reply(400, "Invalid schema: 'maxLength' is not permitted"), chat_reply(verdict())]
     with serve(script) as server:
         first = grade(server.api_base)
         second = grade(server.api_base)
     assert_llm(first) and assert_llm(second)  # type: ignore[func-returns-value]
-    assert formats_sent(server) == ["json_schema", "json_object", "json_object"]  # the next grade starts there
+    assert formats_sent(server) == ["json_schema", "json_schema_unbounded", "json_schema_unbounded"]
+
+
+def test_a_rejected_response_format_steps_down_and_is_remembered() -> None:
+    script = [error_reply(400, "response_format json_schema is not supported")] * 2 + [chat_reply(verdict())]
+    with serve(script) as server:
+        first = grade(server.api_base)
+        second = grade(server.api_base)
+    assert_llm(first) and assert_llm(second)  # type: ignore[func-returns-value]
+    assert formats_sent(server) == ["json_schema", "json_schema_unbounded", "json_object", "json_object"]
     assert "Reply with a single JSON object" in server.seen[1].body["messages"][0]["content"]  # the shape is asked
 
 
 def test_a_server_that_takes_no_format_is_asked_by_the_prompt_alone() -> None:
-    script = [error_reply(400, "response_format is not supported"), error_reply(422, "unknown field"),
+    script = [error_reply(400, "response_format is not supported")] * 2 + [error_reply(422, "unknown field"),
               chat_reply("Here are the verdicts:\n```json\n" + verdict() + "\n```")]  # fmt: skip
     with serve(script) as server:
         result = grade(server.api_base)
     assert_llm(result)
-    assert formats_sent(server) == ["json_schema", "json_object", None]
+    assert formats_sent(server) == ["json_schema", "json_schema_unbounded", "json_object", None]
 
 
 def test_a_400_whatever_the_format_falls_back_and_is_not_remembered() -> None:
     with serve([error_reply(400, "context length exceeded")]) as server:
         result = grade(server.api_base)
         again = grade(server.api_base)
-    assert formats_sent(server) == ["json_schema", "json_object", None] * 2  # nothing learnt from it
+    assert formats_sent(server) == ["json_schema", "json_schema_unbounded", "json_object", None] * 2  # nothing learnt
     assert_fallback(result, "rejected the request", "HTTP 400", "context length exceeded")
     assert again.fallback_reason == result.fallback_reason
 
@@ -138,6 +154,16 @@ def test_hang_times_out_and_falls_back_in_bounded_time(client: str) -> None:
         elapsed = time.monotonic() - started
     assert elapsed < 1.0 + GRACE + 2, f"took {elapsed:.1f} s"
     assert len(server.seen) == 1  # a timeout is not retried: the wait would only double
+    assert_fallback(result, "within 1 s")
+
+
+def test_samples_against_a_hung_server_share_one_deadline() -> None:
+    started = time.monotonic()
+    with serve([Reply(hang=30)]) as server:
+        result = grade(server.api_base, timeout=1.0, samples=15)
+        elapsed = time.monotonic() - started
+    assert len(server.seen) == 15  # asked at once, not one after the other
+    assert elapsed < 1.0 + GRACE + 2, f"took {elapsed:.1f} s"
     assert_fallback(result, "within 1 s")
 
 

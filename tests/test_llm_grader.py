@@ -17,8 +17,9 @@ from llm_support import (
 )
 
 from grader.flags import KEYWORD_STUFFING, LLM_KEYWORD_GAP, PROMPT_INJECTION, UNVERIFIED_EVIDENCE
-from grader.llm.client import LLMSettings, cost_of, is_local
+from grader.llm.client import LLMSettings
 from grader.llm.evidence import locate_quote
+from grader.llm.pricing import cost_of, is_local
 from grader.pipeline import grade_answer, grade_answer_async
 from grader.scoring import compute_score
 

@@ -14,7 +14,6 @@ message content is bounded (by the reply parser).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import os
 import threading
@@ -24,17 +23,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlparse
 
 from grader.errors import ConfigError
 from grader.llm.credentials import missing_key, provider_of
 from grader.llm.failures import CallError, MalformedCompletion, classify, describe_endpoint
+from grader.llm.pricing import cost_of
 
 Client = Literal["auto", "litellm", "openai"]
 OPENAI_PREFIX = "openai/"
 GRACE = 2.0  # seconds a request may overrun its timeout before the deadline cuts it off
 LOCAL_KEY = "not-needed"  # sent to local OpenAI-compatible servers when no key is configured
-FREE_PROVIDERS = ("ollama/", "ollama_chat/", "llamafile/", "lm_studio/")
 MAX_BODY_BYTES = 1 << 20  # a chat completion of verdicts is a few kilobytes
 STREAMED = {"headers": {"X-Stainless-Raw-Response": "stream"}}  # the SDK's own switch to hand over the body unread
 
@@ -95,9 +93,7 @@ def check_key(settings: LLMSettings) -> None:
         raise CallError(problem, "auth")
 
 
-def complete(
-    settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any] | None
-) -> Reply:
+def complete(settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any] | None) -> Reply:
     """One chat completion, retried on transient failures; raises CallError with a one-line reason. The client
     library is imported and the client made before the first request's deadline starts."""
     check_key(settings)
@@ -118,9 +114,7 @@ async def acomplete(
     await aprepare(settings)
     for attempt in range(settings.max_retries + 1):
         try:
-            return await asyncio.wait_for(
-                _asend(settings, messages, response_format), settings.timeout + GRACE
-            )
+            return await asyncio.wait_for(_asend(settings, messages, response_format), settings.timeout + GRACE)
         except Exception as exc:  # every failure is classified below
             await asyncio.sleep(_wait_or_raise(exc, attempt, settings))
     raise AssertionError("unreachable")  # pragma: no cover
@@ -139,9 +133,7 @@ async def acomplete(
 CHAT_COMPLETIONS = "/chat/completions"
 
 
-def _send(
-    settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any] | None
-) -> Reply:
+def _send(settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any] | None) -> Reply:
     if settings.transport() == "openai":
         client = _sync_client(settings)
         request = _sdk_request(settings, messages, response_format)
@@ -357,58 +349,6 @@ def _reply(settings: LLMSettings, response: Any) -> Reply:
         cost_usd=cost_of(settings, prompt, completion),
         finish_reason=choice.finish_reason,
     )
-
-
-# --- cost ------------------------------------------------------------------------------------------
-
-
-def cost_of(settings: LLMSettings, prompt_tokens: int, completion_tokens: int) -> float:
-    """US dollars from litellm's bundled price map; 0 for local servers, free providers and unknown models."""
-    if is_local(settings.api_base) or settings.model.startswith(FREE_PROVIDERS):
-        return 0.0
-    if settings.transport() == "litellm":
-        try:
-            prompt_cost, completion_cost = _litellm().cost_per_token(
-                model=settings.model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-            )
-        except Exception:  # an unpriced model costs what we can tell: nothing
-            return 0.0
-        return float(prompt_cost + completion_cost)
-    entry = _price_map().get(settings.model.removeprefix(OPENAI_PREFIX), {})
-    return float(
-        prompt_tokens * entry.get("input_cost_per_token", 0.0)
-        + completion_tokens * entry.get("output_cost_per_token", 0.0)
-    )
-
-
-@cache
-def _price_map() -> dict[str, dict[str, Any]]:
-    """litellm's bundled price map, read as a file so the openai path does not import litellm."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("litellm")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    path = Path(next(iter(spec.submodule_search_locations))) / "model_prices_and_context_window_backup.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def is_local(api_base: str | None) -> bool:
-    """True for a server on this machine or a private network."""
-    if not api_base:
-        return False
-    host = urlparse(api_base).hostname or ""
-    if host == "localhost" or host.endswith(".local"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private or address.is_unspecified
 
 
 # --- deadlines and retries ------------------------------------------------------------------------

@@ -76,9 +76,12 @@ class Conversation:
 
     async def sample(self) -> Verdicts:
         """One sample: every verdict of the rubric, asked in chunks of the size the model is known to complete."""
-        size = self.notes.get().chunk or len(self.whole)
+        return await self._ask_each(self.whole.split(self.notes.get().chunk or len(self.whole)))
+
+    async def _ask_each(self, chunks: list[Chunk]) -> Verdicts:
+        """The verdicts on every chunk, asked one after the other (each reuses the server's cache of the last)."""
         merged = Verdicts({}, {})
-        for chunk in self.whole.split(size):
+        for chunk in chunks:
             verdicts = await self._ask(chunk)
             merged.concepts.update(verdicts.concepts)
             merged.misconceptions.update(verdicts.misconceptions)
@@ -115,12 +118,7 @@ class Conversation:
         half = -(-len(chunk) // 2)
         if remember:
             self.notes.shrink(half)
-        merged = Verdicts({}, {})
-        for piece in chunk.split(half):
-            verdicts = await self._ask(piece)
-            merged.concepts.update(verdicts.concepts)
-            merged.misconceptions.update(verdicts.misconceptions)
-        return merged
+        return await self._ask_each(chunk.split(half))
 
     async def _request(self, chunk: Chunk, messages: list[dict[str, str]]) -> Reply:
         """One request in the strictest response format the server takes: when it rejects one (HTTP 400), the

@@ -14,7 +14,7 @@ from grader.keyword.text import FUNCTION_WORDS, analyse, phrase_stems, phrase_wo
 from grader.llm.prompt import find_markers
 
 MAX_PASSAGE_WORDS = 45  # a longer sentence is cut at a clause
-MAX_PASSAGES = 200  # a longer answer gets longer passages (the schema's list of labels stays short)
+MAX_PASSAGES = 200  # beyond that, neighbours are joined (the schema's list of labels stays short)
 NONE = "none"  # the label a verdict gives when it cites nothing
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _BULLET = re.compile(r"\s*(?:(?:[-*+>•]|\d+[.)]|#+)\s+)?")
@@ -33,20 +33,22 @@ class Passage:
 
 
 def split_passages(answer: str) -> tuple[Passage, ...]:
-    """The passages of `answer`, labelled S1, S2, ... in order; passages without a word are left out."""
+    """The passages of `answer`, labelled S1, S2, ... in order; passages without a word are left out. A very long
+    answer has its neighbouring passages joined in pairs until there are at most MAX_PASSAGES."""
     spans = [(s.start, s.end) for s in analyse(answer).sentences]
-    total = sum(len(_WORD.findall(answer, start, end)) for start, end in spans)
-    limit = max(MAX_PASSAGE_WORDS, -(-total // MAX_PASSAGES))
     protected = [(start, end) for start, end, _ in find_markers(answer)]  # never cut inside a delimiter
-    passages: list[Passage] = []
+    pieces: list[tuple[int, int]] = []
     for sentence_start, sentence_end in spans:
-        for start, end in _cut(answer, sentence_start, sentence_end, limit, protected):
+        for start, end in _cut(answer, sentence_start, sentence_end, MAX_PASSAGE_WORDS, protected):
             start, end = _trim(answer, start, end)
-            if not _WORD.search(answer, start, end):
-                continue
-            text = answer[start:end]
-            passages.append(Passage(f"S{len(passages) + 1}", start, end, text, content_stems(text)))
-    return tuple(passages)
+            if _WORD.search(answer, start, end):
+                pieces.append((start, end))
+    while len(pieces) > MAX_PASSAGES:
+        pieces = [(pair[0][0], pair[-1][1]) for pair in (pieces[i : i + 2] for i in range(0, len(pieces), 2))]
+    return tuple(
+        Passage(f"S{n}", start, end, answer[start:end], content_stems(answer[start:end]))
+        for n, (start, end) in enumerate(pieces, start=1)
+    )
 
 
 def content_stems(text: str) -> tuple[str, ...]:

@@ -22,8 +22,10 @@ from typing import Any, Literal
 
 from grader.models import Status
 
-Format = Literal["json_schema", "json_object", "prompt"]  # how the reply's shape is enforced, strictest first
-FORMATS: tuple[Format, ...] = ("json_schema", "json_object", "prompt")
+# How the reply's shape is enforced, strictest first: the strict schema; the same without length limits (which
+# some strict modes refuse, OpenAI's for fine-tuned models); JSON mode with the shape in the prompt; the prompt alone.
+Format = Literal["json_schema", "json_schema_unbounded", "json_object", "prompt"]
+FORMATS: tuple[Format, ...] = ("json_schema", "json_schema_unbounded", "json_object", "prompt")
 STATUSES: tuple[Status, ...] = ("covered", "partial", "missing")
 MAX_REASON_CHARS = 60
 MAX_REPLY_CHARS = 64_000  # a reply of every concept of a large rubric is under 10,000
@@ -112,19 +114,33 @@ def schema_fingerprint() -> str:
 
 
 def response_format(schema: dict[str, Any], level: Format) -> dict[str, Any] | None:
-    """The `response_format` of a request at `level`: the strict schema, JSON mode, or nothing (prompt only)."""
-    if level == "json_schema":
+    """The `response_format` of a request at `level`: the strict schema (with or without its length limits), JSON
+    mode, or nothing (prompt only)."""
+    if level in ("json_schema", "json_schema_unbounded"):
+        if level == "json_schema_unbounded":
+            schema = _without_limits(schema)
         return {"type": "json_schema", "json_schema": {"name": "grade_verdict", "strict": True, "schema": schema}}
     if level == "json_object":
         return {"type": "json_object"}
     return None
 
 
+def _without_limits(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        return {key: _without_limits(value) for key, value in schema.items() if key != "maxLength"}
+    if isinstance(schema, list):
+        return [_without_limits(item) for item in schema]
+    return schema
+
+
 def token_budget(chunk: Chunk, labels: Sequence[str], level: Format) -> int:
     """`max_tokens` for a reply about `chunk`: the longest reply the schema allows, counted as one token per
-    character (no token is shorter), plus a line break and indentation between elements."""
+    character (a token is at least a byte; the reply's structure is ASCII), each reason character as two (an
+    escape such as \\n or \\" is two characters), plus a line break and indentation between elements. A reply
+    past it (a reason in a script of several bytes a character, a loop of \\u escapes) is cut off and asked
+    again in halves."""
     longest = max(labels, key=len)
-    concept = {"evidence": longest, "reason": "x" * MAX_REASON_CHARS, "status": max(STATUSES, key=len)}
+    concept = {"evidence": longest, "reason": "xx" * MAX_REASON_CHARS, "status": max(STATUSES, key=len)}
     misconception = {"evidence": longest, "stated": False}
     widest: dict[str, Any] = {}
     if chunk.concepts:
