@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from grader.cli import app
 from grader.errors import LLMError
+from grader.llm import conversation
 from grader.llm.client import GRACE
 from grader.pipeline import grade_answer, grade_answer_async
 
@@ -146,8 +147,14 @@ def test_a_400_whatever_the_format_falls_back_and_is_not_remembered() -> None:
     assert again.fallback_reason == result.fallback_reason
 
 
+@pytest.fixture
+def hosted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake server stands for a hosted provider: not a server on this machine."""
+    monkeypatch.setattr(conversation, "is_local", lambda api_base: False)
+
+
 @pytest.mark.parametrize("client", CLIENTS)
-def test_hang_times_out_and_falls_back_in_bounded_time(client: str) -> None:
+def test_a_hosted_provider_that_hangs_times_out_once_and_falls_back(client: str, hosted: None) -> None:
     started = time.monotonic()
     with serve([Reply(hang=30)]) as server:
         result = grade(server.api_base, client=client, timeout=1.0)
@@ -157,7 +164,32 @@ def test_hang_times_out_and_falls_back_in_bounded_time(client: str) -> None:
     assert_fallback(result, "within 1 s")
 
 
-def test_samples_against_a_hung_server_share_one_deadline() -> None:
+@pytest.mark.parametrize("client", CLIENTS)
+def test_a_local_server_that_hangs_is_asked_for_half_then_falls_back(client: str) -> None:
+    started = time.monotonic()
+    with serve([Reply(hang=30)]) as server:
+        result = grade(server.api_base, client=client, timeout=1.0)
+        elapsed = time.monotonic() - started
+    assert elapsed < 2 * (1.0 + GRACE) + 2, f"took {elapsed:.1f} s"
+    assert len(server.seen) == 2  # all verdicts, then the first half: never more
+    assert_fallback(result, "within 1 s")
+
+
+def test_a_local_server_too_slow_for_every_verdict_at_once_is_asked_in_halves() -> None:
+    slow = chat_reply(verdict())
+    slow.hang = 2.0
+    halves = [
+        chat_reply(json.dumps({"concepts": json.loads(verdict())["concepts"]})),
+        chat_reply(json.dumps({"misconceptions": json.loads(verdict())["misconceptions"]})),
+    ]
+    with serve([slow, *halves, *halves]) as server:
+        result = grade(server.api_base, timeout=0.5)
+        again = grade(server.api_base, timeout=0.5)
+    assert_llm(result) and assert_llm(again)  # type: ignore[func-returns-value]
+    assert len(server.seen) == 5  # the whole rubric too slow, then halves; the next answer starts with halves
+
+
+def test_samples_against_a_hung_server_share_one_deadline(hosted: None) -> None:
     started = time.monotonic()
     with serve([Reply(hang=30)]) as server:
         result = grade(server.api_base, timeout=1.0, samples=15)
@@ -167,7 +199,7 @@ def test_samples_against_a_hung_server_share_one_deadline() -> None:
     assert_fallback(result, "within 1 s")
 
 
-def test_a_trickling_reply_is_cut_off_by_the_deadline() -> None:
+def test_a_trickling_reply_is_cut_off_by_the_deadline(hosted: None) -> None:
     """One byte every 0.3 s never trips a read timeout of 1 s; the overall deadline still ends the wait."""
     slow = chat_reply(verdict())
     slow.trickle = 0.3
@@ -281,6 +313,13 @@ def test_a_reply_body_too_large_or_too_deep_falls_back_with_a_reason(reply: Repl
     assert_fallback(result, "sent an unusable reply", reason)
 
 
+def test_through_litellm_a_body_nested_100000_deep_falls_back_too() -> None:
+    """litellm reads bodies itself (their size is not bounded there); a fault in reading one is still a fallback."""
+    with serve([Reply(raw=b"[" * 100_000 + b"]" * 100_000)]) as server:
+        result = grade(server.api_base, client="litellm", max_retries=0)
+    assert_fallback(result, "recursion")
+
+
 @pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "gpt-4o-mini", "anthropic/claude-3-5-haiku-latest"])
 def test_a_missing_api_key_is_reported_at_once_in_our_words(monkeypatch: pytest.MonkeyPatch, model: str) -> None:
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
@@ -363,3 +402,17 @@ def test_cli_connection_refused_without_fallback_exits_6(runner: CliRunner, no_r
     assert result.stdout == ""
     assert result.stderr.startswith("error: cannot connect to the model server at 127.0.0.1")
     assert "Traceback" not in result.stderr
+
+
+def test_ollama_gets_the_schema_as_its_format() -> None:
+    """Through litellm, an Ollama model is sent the reply schema as Ollama's own `format` (grammar-constrained)."""
+    body = {
+        "model": "llama3.2", "created_at": "2026-12-06T00:00:00Z", "done": True, "done_reason": "stop",
+        "message": {"role": "assistant", "content": verdict()}, "prompt_eval_count": 100, "eval_count": 50,
+    }  # fmt: skip
+    with serve([Reply(body=body)]) as server:
+        result = grade(server.api_base.removesuffix("/v1"), model="ollama_chat/llama3.2", max_retries=0)
+    assert_llm(result)
+    (seen,) = [seen for seen in server.seen if seen.path == "/api/chat"]  # litellm also asks /api/show
+    assert seen.body["format"]["properties"]["concepts"]["required"] == ["traffic-switch", "rollback"]
+    assert result.usage is not None and (result.usage.prompt_tokens, result.usage.cost_usd) == (100, 0.0)

@@ -1,11 +1,11 @@
 """Asking a model for one sample of verdicts on one answer: requests, halving, repairs and response formats.
 
 A sample asks for the whole rubric in one request, or in chunks of the size the model was found to complete
-(`capabilities`). A reply cut off at the token limit is asked again in two halves rather than given up on (and
-the model remembered as needing smaller requests); another unusable reply (not JSON, not the schema) gets one
-repair request that shows the model its error, then halves. A server that
-rejects the response format (HTTP 400) is asked again with the next one. Every reply received is counted in the
-`Spend`, the unusable ones too.
+(`capabilities`). A reply cut off at the token limit, or a local server's reply that does not come in time, is
+asked again in two halves rather than given up on (and the model remembered as needing smaller requests);
+another unusable reply (not JSON, not the schema) gets one repair request that shows the model its error, then
+halves. A server that rejects the response format (HTTP 400) is asked again with the next one. Every reply
+received is counted in the `Spend`, the unusable ones too.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from grader.llm.capabilities import ModelNotes
 from grader.llm.client import LLMSettings, Reply, acomplete
 from grader.llm.failures import CallError
 from grader.llm.passages import Passage, labels
+from grader.llm.pricing import is_local
 from grader.llm.prompt import build_messages
 from grader.llm.schema import (
     FORMATS,
@@ -68,6 +69,7 @@ class Conversation:
     progress: Progress | None = None
     total: int = 0
     done: int = 0
+    slowed: bool = False  # a request has timed out and been asked again in halves
 
     def __post_init__(self) -> None:
         self.labels = labels(self.passages)
@@ -88,11 +90,21 @@ class Conversation:
         return merged
 
     async def _ask(self, chunk: Chunk) -> Verdicts:
-        """The verdicts on `chunk`: a reply cut off at the token limit is asked again in halves (and the model
-        remembered as needing smaller requests); another unusable reply gets one repair request that shows the
-        model its error, then halves. A single verdict unusable twice raises LLMError."""
+        """The verdicts on `chunk`: a reply cut off at the token limit, or a local server's reply that did not come
+        in time, is asked again in halves (and the model remembered as needing smaller requests); another unusable
+        reply gets one repair request that shows the model its error, then halves. A single verdict unusable twice
+        raises LLMError."""
         messages = self._messages(chunk)
-        reply = await self._request(chunk, messages)
+        try:
+            reply = await self._request(chunk, messages)
+        except CallError as exc:
+            # A server on this machine that is too slow for many verdicts at once (a small model on a few cores)
+            # finishes fewer within the same timeout; a hosted provider that times out is not helped by it. Once
+            # only: a server that does not answer at all ends the grade after two timeouts, not one per halving.
+            if exc.kind == "timeout" and len(chunk) > 1 and is_local(self.settings.api_base) and not self.slowed:
+                self.slowed = True
+                return await self._in_halves(chunk, remember=True)
+            raise
         try:
             verdicts = parse_reply(reply.content, chunk, self.labels, _cut_off(reply))
         except ReplyProblem as problem:
