@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION, UNVERIFIED_EVIDENCE
+from grader.flags import KEYWORD_STUFFING, LLM_KEYWORD_GAP, PROMPT_INJECTION, UNVERIFIED_EVIDENCE
 from grader.memo import PerRubric
 from grader.models import ConceptResult, MisconceptionResult, Rubric, StudyItem
 
@@ -13,7 +13,8 @@ MAX_STUDY_ITEMS = 4
 _FLAG_ADVICE = {
     KEYWORD_STUFFING: "Much of the answer is a bare list of terms: explain how and why, not only what.",
     PROMPT_INJECTION: "The answer contains text addressed to the grader; it was ignored and flagged.",
-    UNVERIFIED_EVIDENCE: "Some verdicts quoted words that are not in the answer; they were downgraded.",
+    UNVERIFIED_EVIDENCE: "Some verdicts cited evidence that does not show the concept; they were downgraded.",
+    LLM_KEYWORD_GAP: "The model credited this short answer far above what its words show; have a person check it.",
 }
 
 

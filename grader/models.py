@@ -117,6 +117,7 @@ class ConceptResult(BaseModel):
     matched: list[str] = Field(default_factory=list)
     reason: str | None = None
     confidence: float | None = None
+    claimed: Status | None = None  # what a model said when its evidence did not hold up (`status` is what counts)
 
 
 class MisconceptionResult(BaseModel):

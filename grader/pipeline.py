@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -18,11 +19,13 @@ if TYPE_CHECKING:
 
     from grader.llm.cache import GradeCache
     from grader.llm.client import LLMSettings
+    from grader.llm.conversation import Spend
 
 Mode = Literal["auto", "keyword", "llm", "hybrid"]
 SAMPLING_TEMPERATURE = 0.7  # used when several samples are asked for and no temperature is given
 MAX_SAMPLES = 15  # each sample is a paid request
 ANSWER_FLAGS = (KEYWORD_STUFFING, PROMPT_INJECTION)  # flags about the answer itself, whoever grades it
+Progress = Callable[[int, int], None]  # (verdicts the model has given, verdicts asked for), while it grades
 
 
 @dataclass(frozen=True)
@@ -91,29 +94,43 @@ def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
     return grade_by_rubric_keywords(rubric, answer)
 
 
-def grade_answer(question: Question, rubric: Rubric, answer: str, options: GradeOptions | None = None) -> Grade:
+def grade_answer(
+    question: Question,
+    rubric: Rubric,
+    answer: str,
+    options: GradeOptions | None = None,
+    *,
+    progress: Progress | None = None,
+) -> Grade:
     """Grade one answer to `question` with the grader `options` select.
 
     The keyword grader always runs. With a model (mode llm or hybrid, or auto with a model configured) the
-    model grades too; when it fails the keyword grade is returned with `fallback_reason` set (or LLMError
-    is raised when `options.fallback` is off). Raises ConfigError for unusable settings.
+    model grades too, with the keyword grade as its witness (`grader.llm.witness`); when it fails the keyword
+    grade is returned with `fallback_reason` set and the usage of every request made (or LLMError is raised
+    when `options.fallback` is off). Raises ConfigError for unusable settings. `progress`, when given, is told
+    how many verdicts the model has given of how many asked, after each request.
     """
     options = options or GradeOptions()
     keyword = grade_by_keywords(rubric, answer)
     if options.method() == "keyword":
         return keyword
     settings = llm_settings(options)
+    from grader.llm.conversation import Spend
     from grader.llm.grader import grade_with_llm
 
-    cache, key = _open_cache(rubric, answer, options)
+    cache, key = _open_cache(question, rubric, answer, settings, options)
+    spend = Spend()
     try:
         llm = _lookup(cache, key)
         if llm is None:
-            llm = grade_with_llm(question, rubric, answer, settings, options.samples, answer_flags(keyword))
+            llm = grade_with_llm(
+                question, rubric, answer, settings, options.samples, answer_flags(keyword), spend=spend,
+                progress=progress,
+            )
             _store(cache, key, llm)
     except LLMError as exc:
-        return _fall_back(keyword, options, exc)
-    return _reconcile(llm, keyword) if options.method() == "hybrid" else llm
+        return _fall_back(keyword, options, exc, spend)
+    return _finish(llm, keyword, answer, options)
 
 
 async def grade_answer_async(
@@ -123,6 +140,7 @@ async def grade_answer_async(
     options: GradeOptions | None = None,
     *,
     model_slots: asyncio.Semaphore | None = None,
+    progress: Progress | None = None,
 ) -> Grade:
     """`grade_answer` for an event loop: the model is awaited (litellm.acompletion or the async openai client),
     the cache is read and written off the loop. On the keyword path the keyword grader runs inline; with a
@@ -134,21 +152,32 @@ async def grade_answer_async(
     settings = llm_settings(options)
     import asyncio
 
+    from grader.llm.conversation import Spend
     from grader.llm.grader import agrade_with_llm
 
     keyword = _KeywordGrade(rubric, answer)
-    cache, key = _open_cache(rubric, answer, options)
+    cache, key = _open_cache(question, rubric, answer, settings, options)
+    spend = Spend()
     try:
         llm = await asyncio.to_thread(_lookup, cache, key) if cache else None
         if llm is None:
             llm = await agrade_with_llm(
-                question, rubric, answer, settings, options.samples, keyword.answer_flags, model_slots=model_slots
+                question, rubric, answer, settings, options.samples, keyword.answer_flags, model_slots=model_slots,
+                spend=spend, progress=progress,
             )
             if cache:
                 await asyncio.to_thread(_store, cache, key, llm)
     except LLMError as exc:
-        return _fall_back(await keyword.grade(), options, exc)
-    return _reconcile(llm, await keyword.grade()) if options.method() == "hybrid" else llm
+        return _fall_back(await keyword.grade(), options, exc, spend)
+    return _finish(llm, await keyword.grade(), answer, options)
+
+
+def _finish(llm: Grade, keyword: Grade, answer: str, options: GradeOptions) -> Grade:
+    """The model's grade with the keyword grade's testimony (`llm_keyword_gap`), and for hybrid, where they differ."""
+    from grader.llm.witness import witness
+
+    llm = witness(llm, keyword, answer)
+    return _reconcile(llm, keyword) if options.method() == "hybrid" else llm
 
 
 async def prepare_async(options: GradeOptions) -> None:
@@ -219,20 +248,27 @@ def llm_settings(options: GradeOptions, *, temperature: float | None = None) -> 
     return settings
 
 
-def _open_cache(rubric: Rubric, answer: str, options: GradeOptions) -> tuple[GradeCache | None, str]:
+def _open_cache(
+    question: Question, rubric: Rubric, answer: str, settings: LLMSettings, options: GradeOptions
+) -> tuple[GradeCache | None, str]:
     if not options.use_cache:
         return None, ""
-    from grader.llm.cache import GradeCache, cache_key
-    from grader.llm.prompt import PROMPT_VERSION
+    from grader.llm.cache import GradeCache, cache_key, code_version
+    from grader.llm.prompt import template_fingerprint
+    from grader.llm.schema import schema_fingerprint
 
     key = cache_key(
-        model=options.model or "",
-        api_base=options.api_base,
-        prompt_version=PROMPT_VERSION,
+        question=question,
         rubric=rubric,
         answer=answer,
+        model=settings.model,
+        api_base=settings.api_base,
         samples=options.samples,
-        temperature=options.sampling_temperature(),
+        temperature=settings.temperature,
+        max_tokens=settings.max_tokens,
+        templates=template_fingerprint(),
+        schema=schema_fingerprint(),
+        code=code_version(),
     )
     return GradeCache(), key
 
@@ -254,10 +290,11 @@ def _store(cache: GradeCache | None, key: str, grade: Grade) -> None:
         cache.put(key, grade)
 
 
-def _fall_back(keyword: Grade, options: GradeOptions, error: LLMError) -> Grade:
+def _fall_back(keyword: Grade, options: GradeOptions, error: LLMError, spend: Spend) -> Grade:
+    """The keyword grade, saying why the model's was not used and what the attempt cost."""
     if not options.fallback:
         raise error
-    return keyword.model_copy(update={"fallback_reason": str(error)})
+    return keyword.model_copy(update={"fallback_reason": str(error), "usage": spend.usage()})
 
 
 def _reconcile(llm: Grade, keyword: Grade) -> Grade:

@@ -61,6 +61,14 @@ def error_reply(status: int, message: str = "fake error", headers: dict[str, str
                  headers=headers or {})
 
 
+class _Listener(ThreadingHTTPServer):
+    """A threaded HTTP server whose listen backlog takes a burst of connections (socketserver's default is 5; it is
+    read in the constructor, so it must be set on the class)."""
+
+    daemon_threads = True
+    request_queue_size = 64
+
+
 class FakeServer:
     """Serves `script` in order (the last reply repeats) and records every request with its arrival time."""
 
@@ -71,8 +79,7 @@ class FakeServer:
         self.peak_in_flight = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _Listener(("127.0.0.1", 0), self._handler())
         self.port = self._server.server_address[1]
         self.api_base = f"http://127.0.0.1:{self.port}/v1"
 

@@ -17,8 +17,9 @@ GOOD_ANSWER = (
     "one, run smoke tests, and then switch traffic at the load balancer. To roll back we simply switch back, "
     "because the old environment is still running."
 )
-QUOTE_SWITCH = "switch traffic at the load balancer"
-QUOTE_ROLLBACK = "To roll back we simply switch back"
+# GOOD_ANSWER's passages, as the model sees them: S1 the two environments, S2 the switch, S3 the rollback.
+PASSAGE_SWITCH = "We deploy the release to the idle one, run smoke tests, and then switch traffic at the load balancer."
+PASSAGE_ROLLBACK = "To roll back we simply switch back, because the old environment is still running."
 
 
 def question_and_rubric() -> tuple[Question, Rubric]:
@@ -27,13 +28,12 @@ def question_and_rubric() -> tuple[Question, Rubric]:
 
 
 def verdict(
-    switch: tuple[str, str] = ("covered", QUOTE_SWITCH),
-    rollback: tuple[str, str] = ("covered", QUOTE_ROLLBACK),
-    in_place: tuple[bool, str] = (False, ""),
-    feedback: str = "Clear and correct.",
+    switch: tuple[str, str] = ("covered", "S2"),
+    rollback: tuple[str, str] = ("covered", "S3"),
+    in_place: tuple[bool, str] = (False, "none"),
     **extra: Any,
 ) -> str:
-    """A reply in the verdict schema of the test rubric, as JSON text."""
+    """A reply in the verdict schema of the test rubric, as JSON text: (status, cited passage) per concept."""
     return json.dumps(
         {
             "concepts": {
@@ -41,7 +41,6 @@ def verdict(
                 "rollback": {"evidence": rollback[1], "reason": "Explained.", "status": rollback[0]},
             },
             "misconceptions": {"in-place": {"evidence": in_place[1], "stated": in_place[0]}},
-            "feedback": feedback,
             **extra,
         }
     )

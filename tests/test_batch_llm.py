@@ -20,7 +20,8 @@ from grader import pipeline
 from grader.bank.loader import load_bank
 from grader.cli import app
 from grader.cli.common import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK
-from grader.llm.grader import response_format, verdict_model
+from grader.llm.passages import labels, split_passages
+from grader.llm.schema import Chunk, verdict_schema
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTION = "cicd-3"
@@ -42,16 +43,21 @@ def minimal_instance(schema: dict[str, Any], root: dict[str, Any] | None = None)
 def verdict_reply(hang: float = 0.0) -> Reply:
     """A valid verdict for cicd-3, built from the schema the grader sends: every concept missing."""
     rubric = load_bank(REPO).rubric(QUESTION)
-    schema = response_format(verdict_model(rubric))["json_schema"]["schema"]
+    whole = Chunk(tuple(c.id for c in rubric.concepts), tuple(m.id for m in rubric.misconceptions))
+    schema = verdict_schema(whole, labels(split_passages(write_answer(0))))
     reply = chat_reply(json.dumps(minimal_instance(schema)))
     reply.hang = hang
     return reply
 
 
+def write_answer(index: int) -> str:
+    return f"Answer {index}: we deploy to green, run smoke tests, then switch the load balancer."
+
+
 def write_answers(path: Path, count: int) -> Path:
     with path.open("w", encoding="utf-8") as handle:
         for index in range(count):
-            answer = f"Answer {index}: we deploy to green, run smoke tests, then switch the load balancer."
+            answer = write_answer(index)
             handle.write(json.dumps({"candidate": f"c{index:03d}", "question": QUESTION, "answer": answer}) + "\n")
     return path
 

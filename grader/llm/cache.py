@@ -1,8 +1,11 @@
 """A SQLite cache of LLM grades under GRADER_HOME, so the same request is never sent twice.
 
-The key covers everything that shapes the reply: model, API base, prompt version, the rubric's content,
-the answer, the number of samples and the temperature. Only grades the model produced are stored (never
-fallbacks), and nothing about the request beyond that hash: no prompt, no headers, no key.
+The key covers everything that changes a grade: the question's text, the rubric's content, the answer, every
+prompt template and the reply schema (hashed, so editing one is a new key), the model, its server and sampling
+parameters, and `code_version()`: a digest of the source of every module that turns a reply into a grade
+(scoring, feedback, the contracts, the LLM grader and the keyword grader that supplies its flags). Only grades the
+model produced are stored (never fallbacks), and nothing about the request beyond that hash: no prompt, no
+headers, no key. The same file holds what each model was found to accept (`grader.llm.capabilities`).
 """
 
 from __future__ import annotations
@@ -11,14 +14,17 @@ import hashlib
 import json
 import sqlite3
 import time
+from functools import cache
 from pathlib import Path
 
 from grader.errors import StorageError
-from grader.models import Grade, Rubric
+from grader.models import Grade, Question, Rubric
 from grader.paths import grader_home
 
 CACHE_FILE = "llm-cache.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
+# The modules whose code shapes an LLM grade, relative to the package: a change to any of them is a new key.
+GRADING_SOURCES = ("scoring.py", "feedback.py", "models.py", "flags.py", "llm", "keyword")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS llm_grades (
     key TEXT PRIMARY KEY,
@@ -32,51 +38,87 @@ CREATE TABLE IF NOT EXISTS llm_grades (
 
 def cache_key(
     *,
-    model: str,
-    api_base: str | None,
-    prompt_version: str,
+    question: Question,
     rubric: Rubric,
     answer: str,
+    model: str,
+    api_base: str | None,
     samples: int,
     temperature: float,
+    max_tokens: int | None,
+    templates: str,
+    schema: str,
+    code: str,
 ) -> str:
-    """A hex digest that changes whenever anything that shapes the model's reply changes."""
-    rubric_hash = hashlib.sha256(rubric.model_dump_json().encode()).hexdigest()
+    """A hex digest that changes whenever anything that changes the grade changes."""
     payload = json.dumps(
         {
+            "question": [question.id, question.text],
+            "rubric": hashlib.sha256(rubric.model_dump_json().encode()).hexdigest(),
+            "answer": answer,
             "model": model,
             "api_base": (api_base or "").rstrip("/"),
-            "prompt_version": prompt_version,
-            "rubric": rubric_hash,
-            "answer": answer,
             "samples": samples,
             "temperature": temperature,
+            "max_tokens": max_tokens,
+            "templates": templates,
+            "schema": schema,
+            "code": code,
         },
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+@cache
+def code_version() -> str:
+    """A digest of the source files named by GRADING_SOURCES (memoised: the code does not change while it runs)."""
+    return source_digest(Path(__file__).resolve().parent.parent, GRADING_SOURCES)
+
+
+def source_digest(root: Path, names: tuple[str, ...]) -> str:
+    """A digest of the Python files named (a file, or every .py file under a folder) under `root`, with their
+    paths; files that cannot be read count by name only."""
+    digest = hashlib.sha256()
+    for name in names:
+        target = root / name
+        files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
+        for path in files:
+            digest.update(str(path.relative_to(root)).encode() + b"\0")
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                digest.update(b"(unreadable)")
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def connect(path: Path, schema: str) -> sqlite3.Connection:
+    """A connection to the cache file at `path` with `schema` created; StorageError when it cannot be used."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute(schema)
+    except (sqlite3.Error, OSError) as exc:
+        raise StorageError(f"cannot open the LLM cache {path}: {exc}") from exc
+    return connection
+
+
+def cache_path() -> Path:
+    return grader_home() / CACHE_FILE
+
+
 class GradeCache:
     """Grades by key in one SQLite file; safe for several processes at once (WAL, busy timeout)."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or grader_home() / CACHE_FILE
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise StorageError(f"cannot open the LLM cache {self.path}: {exc}") from exc
-        return connection
+        self.path = path or cache_path()
 
     def get(self, key: str) -> Grade | None:
         """The cached grade for `key`, marked as cached and free; None when there is none."""
-        connection = self._connect()
+        connection = connect(self.path, _SCHEMA)
         try:
             row = connection.execute("SELECT grade FROM llm_grades WHERE key = ?", (key,)).fetchone()
         except sqlite3.Error as exc:
@@ -93,20 +135,14 @@ class GradeCache:
         return grade.model_copy(update={"usage": usage})
 
     def put(self, key: str, grade: Grade) -> None:
-        connection = self._connect()
+        connection = connect(self.path, _SCHEMA)
         try:
             connection.execute(
                 "INSERT OR REPLACE INTO llm_grades (key, model, prompt_version, created, grade)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (key, grade.model or "", _prompt_version(), time.time(), grade.model_dump_json()),
+                (key, grade.model or "", code_version()[:16], time.time(), grade.model_dump_json()),
             )
         except sqlite3.Error as exc:
             raise StorageError(f"cannot write the LLM cache {self.path}: {exc}") from exc
         finally:
             connection.close()
-
-
-def _prompt_version() -> str:
-    from grader.llm.prompt import PROMPT_VERSION
-
-    return PROMPT_VERSION

@@ -1,15 +1,19 @@
 """Calling a chat model: a hard deadline per request, bounded retries, and failures a user can read.
 
-Two transports behind one seam. `openai/<name>` models (OpenAI itself, or any OpenAI-compatible server
-given with `api_base`) go straight through the openai SDK, which imports in about a second; every other
-model string goes through litellm, which takes several seconds to import (figures in
-benchmarks/llm_startup.py). Both are imported only here, inside the functions that need them.
+Two transports behind one seam. `openai/<name>` models (any OpenAI-compatible server given with `api_base`) and
+OpenAI's own models (`gpt-4o-mini`, `openai/gpt-4o-mini`) go straight through the openai SDK, which imports in
+about a second; every other model string goes through litellm, which takes several seconds to import (figures
+in benchmarks/llm_startup.py). Both are imported only here, inside the functions that need them, and before a
+request's deadline starts: the deadline is the server's, not our start-up's.
+
+On the SDK transport the reply body is read as a stream and given up past MAX_BODY_BYTES once decompressed (a
+compressed body can be a thousand times larger unpacked); litellm reads bodies itself, so there only the
+message content is bounded (by the reply parser).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import os
 import threading
@@ -19,16 +23,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlparse
 
 from grader.errors import ConfigError
-from grader.llm.failures import CallError, classify, describe_endpoint
+from grader.llm.credentials import missing_key, provider_of
+from grader.llm.failures import CallError, MalformedCompletion, classify, describe_endpoint
+from grader.llm.pricing import cost_of
 
 Client = Literal["auto", "litellm", "openai"]
 OPENAI_PREFIX = "openai/"
 GRACE = 2.0  # seconds a request may overrun its timeout before the deadline cuts it off
 LOCAL_KEY = "not-needed"  # sent to local OpenAI-compatible servers when no key is configured
-FREE_PROVIDERS = ("ollama/", "ollama_chat/", "llamafile/", "lm_studio/")
+MAX_BODY_BYTES = 1 << 20  # a chat completion of verdicts is a few kilobytes
+STREAMED = {"headers": {"X-Stainless-Raw-Response": "stream"}}  # the SDK's own switch to hand over the body unread
 
 T = TypeVar("T")
 
@@ -48,9 +54,12 @@ class LLMSettings:
     max_retry_after: float = 30.0  # longest Retry-After we honour; a longer one fails the call at once
 
     def transport(self) -> Literal["litellm", "openai"]:
+        """The SDK for `openai/<name>` and OpenAI's bare model names, litellm for every other provider."""
         if self.client != "auto":
             return self.client
-        return "openai" if self.model.startswith(OPENAI_PREFIX) else "litellm"
+        if self.model.startswith(OPENAI_PREFIX) or ("/" not in self.model and provider_of(self.model) == "openai"):
+            return "openai"
+        return "litellm"
 
 
 @dataclass(frozen=True)
@@ -79,8 +88,19 @@ def ensure_installed(settings: LLMSettings) -> None:
         )
 
 
-def complete(settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]) -> Reply:
-    """One chat completion, retried on transient failures; raises CallError with a one-line reason."""
+def check_key(settings: LLMSettings) -> None:
+    """Raise CallError (kind `auth`) when the model's provider needs an API key the environment does not hold.
+    Imports nothing: a missing key is known at once, before any client library loads."""
+    problem = missing_key(settings.model, settings.api_base)
+    if problem:
+        raise CallError(problem, "auth")
+
+
+def complete(settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any] | None) -> Reply:
+    """One chat completion, retried on transient failures; raises CallError with a one-line reason. The client
+    library is imported and the client made before the first request's deadline starts."""
+    check_key(settings)
+    _prepare(settings)
     for attempt in range(settings.max_retries + 1):
         try:
             return _within(settings.timeout + GRACE, lambda: _send(settings, messages, response_format))
@@ -90,14 +110,14 @@ def complete(settings: LLMSettings, messages: list[dict[str, str]], response_for
 
 
 async def acomplete(
-    settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]
+    settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any] | None
 ) -> Reply:
     """`complete` for an event loop."""
+    check_key(settings)
+    await aprepare(settings)
     for attempt in range(settings.max_retries + 1):
         try:
-            return await asyncio.wait_for(
-                _asend(settings, messages, response_format), settings.timeout + GRACE
-            )
+            return await asyncio.wait_for(_asend(settings, messages, response_format), settings.timeout + GRACE)
         except Exception as exc:  # every failure is classified below
             await asyncio.sleep(_wait_or_raise(exc, attempt, settings))
     raise AssertionError("unreachable")  # pragma: no cover
@@ -106,35 +126,76 @@ async def acomplete(
 # --- transports ------------------------------------------------------------------------------------
 
 
-# The openai transport posts the request with the SDK's generic `post(..., cast_to=bytes)` (its documented way
-# to make custom requests) rather than `chat.completions.create`: the client's retries, timeouts, headers and
-# error types are the same, but `create` first walks the whole request (its JSON schema included) against
-# the SDK's parameter types, a transformation that changes nothing in our plain dicts (tests check the bodies
-# are identical), and builds pydantic models of the reply of which we read four fields. Together those are
-# about a third of the SDK's CPU per request, which a concurrent batch pays on its one event-loop thread.
+# The openai transport posts the request with the SDK's generic `post(...)` (its documented way to make custom
+# requests), takes the body unread and reads it with a size limit, rather than `chat.completions.create`: the
+# client's retries, timeouts, headers and error types are the same, but `create` first walks the whole request
+# (its JSON schema included) against the SDK's parameter types, a transformation that changes nothing in our
+# plain dicts (tests check the bodies are identical), and builds pydantic models of the reply of which we read
+# four fields. Together those are about a third of the SDK's CPU per request, which a concurrent batch pays on
+# its one event-loop thread.
 CHAT_COMPLETIONS = "/chat/completions"
 
 
-def _send(settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]) -> Reply:
+def _send(settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any] | None) -> Reply:
     if settings.transport() == "openai":
         client = _sync_client(settings)
-        body = client.post(CHAT_COMPLETIONS, body=_sdk_request(settings, messages, response_format), cast_to=bytes)
-        return _completion_reply(settings, body)
+        request = _sdk_request(settings, messages, response_format)
+        response = client.post(CHAT_COMPLETIONS, body=request, cast_to=_response_class(), options=STREAMED)
+        try:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                _check_size(body)
+        finally:
+            response.close()
+        return _completion_reply(settings, bytes(body))
     litellm = _litellm()
     response = litellm.completion(**_litellm_request(settings, messages, response_format))
     return _reply(settings, response)
 
 
 async def _asend(
-    settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]
+    settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any] | None
 ) -> Reply:
     if settings.transport() == "openai":
         client = _async_client(settings)
         request = _sdk_request(settings, messages, response_format)
-        return _completion_reply(settings, await client.post(CHAT_COMPLETIONS, body=request, cast_to=bytes))
+        response = await client.post(CHAT_COMPLETIONS, body=request, cast_to=_response_class(), options=STREAMED)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                _check_size(body)
+        finally:
+            await response.aclose()
+        return _completion_reply(settings, bytes(body))
     litellm = _litellm()
     response = await litellm.acompletion(**_litellm_request(settings, messages, response_format))
     return _reply(settings, response)
+
+
+def _check_size(body: bytearray) -> None:
+    if len(body) > MAX_BODY_BYTES:
+        raise MalformedCompletion(f"it is larger than {MAX_BODY_BYTES >> 10} KiB once decompressed")
+
+
+@cache
+def _response_class() -> type:
+    """The HTTP response class of the SDK's HTTP library (httpx, or httpx2 in newer SDKs)."""
+    import importlib
+
+    openai = _openai()
+    base = next(c for c in openai.DefaultHttpxClient.__mro__ if c.__name__ == "Client")
+    return importlib.import_module(base.__module__.split(".")[0]).Response
+
+
+def _prepare(settings: LLMSettings) -> None:
+    """Import the client library and make the (sync) client, outside any request's deadline."""
+    if settings.transport() == "openai":
+        _sync_client(settings)
+        _response_class()
+    else:
+        _litellm()
 
 
 async def aprepare(settings: LLMSettings) -> None:
@@ -142,6 +203,7 @@ async def aprepare(settings: LLMSettings) -> None:
     concurrently: done by the first request instead, the import (about half a second) would stall them all."""
     if settings.transport() == "openai":
         _async_client(settings)
+        _response_class()
     else:
         _litellm()
 
@@ -214,31 +276,33 @@ def _sdk_client_args(settings: LLMSettings) -> dict[str, Any]:
 
 
 def _sdk_request(
-    settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]
+    settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any] | None
 ) -> dict[str, Any]:
     request: dict[str, Any] = {
         "model": settings.model.removeprefix(OPENAI_PREFIX),
         "messages": messages,
-        "response_format": response_format,
         "temperature": settings.temperature,
     }
+    if response_format is not None:
+        request["response_format"] = response_format
     if settings.max_tokens:
         request["max_tokens"] = settings.max_tokens
     return request
 
 
 def _litellm_request(
-    settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any]
+    settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any] | None
 ) -> dict[str, Any]:
     request: dict[str, Any] = {
         "model": settings.model,
         "messages": messages,
-        "response_format": response_format,
         "temperature": settings.temperature,
         "timeout": settings.timeout,
         "num_retries": 0,
         "max_retries": 0,
     }
+    if response_format is not None:
+        request["response_format"] = response_format
     if settings.max_tokens:
         request["max_tokens"] = settings.max_tokens
     if settings.api_base:
@@ -247,10 +311,6 @@ def _litellm_request(
     if key:
         request["api_key"] = key
     return request
-
-
-class MalformedCompletion(Exception):
-    """A successful HTTP reply that is not a chat completion (not JSON, or no choices)."""
 
 
 def _completion_reply(settings: LLMSettings, body: bytes) -> Reply:
@@ -264,11 +324,13 @@ def _completion_reply(settings: LLMSettings, body: bytes) -> Reply:
         completion = int(usage.get("completion_tokens") or 0)
         content = message.get("content") or ""
         finish_reason = choice.get("finish_reason")
+    except RecursionError:
+        raise MalformedCompletion("not a chat completion: it is nested too deep") from None
     except (ValueError, LookupError, TypeError, AttributeError) as exc:
         start = body[:80].decode("utf-8", "replace")
-        raise MalformedCompletion(f"the reply is not a chat completion ({type(exc).__name__}): {start!r}") from None
+        raise MalformedCompletion(f"not a chat completion ({type(exc).__name__}): {start!r}") from None
     if not isinstance(content, str):
-        raise MalformedCompletion("the reply's message content is not text")
+        raise MalformedCompletion("its message content is not text")
     return Reply(
         content=content,
         prompt_tokens=prompt,
@@ -290,58 +352,6 @@ def _reply(settings: LLMSettings, response: Any) -> Reply:
         cost_usd=cost_of(settings, prompt, completion),
         finish_reason=choice.finish_reason,
     )
-
-
-# --- cost ------------------------------------------------------------------------------------------
-
-
-def cost_of(settings: LLMSettings, prompt_tokens: int, completion_tokens: int) -> float:
-    """US dollars from litellm's bundled price map; 0 for local servers, free providers and unknown models."""
-    if is_local(settings.api_base) or settings.model.startswith(FREE_PROVIDERS):
-        return 0.0
-    if settings.transport() == "litellm":
-        try:
-            prompt_cost, completion_cost = _litellm().cost_per_token(
-                model=settings.model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-            )
-        except Exception:  # an unpriced model costs what we can tell: nothing
-            return 0.0
-        return float(prompt_cost + completion_cost)
-    entry = _price_map().get(settings.model.removeprefix(OPENAI_PREFIX), {})
-    return float(
-        prompt_tokens * entry.get("input_cost_per_token", 0.0)
-        + completion_tokens * entry.get("output_cost_per_token", 0.0)
-    )
-
-
-@cache
-def _price_map() -> dict[str, dict[str, Any]]:
-    """litellm's bundled price map, read as a file so the openai path does not import litellm."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("litellm")
-    if spec is None or not spec.submodule_search_locations:
-        return {}
-    path = Path(next(iter(spec.submodule_search_locations))) / "model_prices_and_context_window_backup.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def is_local(api_base: str | None) -> bool:
-    """True for a server on this machine or a private network."""
-    if not api_base:
-        return False
-    host = urlparse(api_base).hostname or ""
-    if host == "localhost" or host.endswith(".local"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private or address.is_unspecified
 
 
 # --- deadlines and retries ------------------------------------------------------------------------

@@ -13,11 +13,15 @@ from grader.errors import LLMError
 
 
 class CallError(LLMError):
-    """A request failed for good. `kind`: timeout, connection, rate_limit, server, auth, request, client."""
+    """A request failed for good. `kind`: timeout, connection, rate_limit, server, auth, request, reply, client."""
 
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class MalformedCompletion(Exception):
+    """A successful HTTP reply that is not a usable chat completion: not JSON, no choices, too large, too deep."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ def classify(exc: BaseException, *, where: str, timeout: float) -> Failure:
     """
     import openai
 
+    if isinstance(exc, MalformedCompletion):
+        return Failure(f"{where} sent an unusable reply: {exc}", "reply", retryable=False)
     causes = causes_of(exc)  # litellm reports a refused connection as HTTP 500; its cause tells the truth
     if any(isinstance(e, TimeoutError | openai.APITimeoutError) for e in causes):
         return Failure(f"no reply from {where} within {timeout:g} s", "timeout", retryable=False)

@@ -1,0 +1,91 @@
+"""The answer as numbered passages (S1, S2, ...): what the model cites as evidence instead of copying words.
+
+A passage is a sentence of the answer (as the keyword grader splits them), or a piece of a long one cut at a
+clause, so that no passage is more than a few lines: a citation is always a verbatim span of the answer, and never
+the whole of a longer answer. Passages keep their offsets, so evidence is shown exactly as the candidate wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from grader.keyword.text import FUNCTION_WORDS, analyse, phrase_stems, phrase_words
+from grader.llm.prompt import find_markers
+
+MAX_PASSAGE_WORDS = 45  # a longer sentence is cut at a clause
+MAX_PASSAGES = 200  # beyond that, neighbours are joined (the schema's list of labels stays short)
+NONE = "none"  # the label a verdict gives when it cites nothing
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+_BULLET = re.compile(r"\s*(?:(?:[-*+>•]|\d+[.)]|#+)\s+)?")
+_CLAUSE_END = re.compile(r"[;:,)]\s|\s(?:-|–|—)\s|\s(?=(?:and|but|so|which|because|while|then)\s)")
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One numbered passage: its label, where it sits in the answer, and its content words' stems."""
+
+    label: str
+    start: int
+    end: int
+    text: str  # as the candidate wrote it
+    content: tuple[str, ...]  # stems of the words that are not function words, in order
+
+
+def split_passages(answer: str) -> tuple[Passage, ...]:
+    """The passages of `answer`, labelled S1, S2, ... in order; passages without a word are left out. A very long
+    answer has its neighbouring passages joined in pairs until there are at most MAX_PASSAGES."""
+    spans = [(s.start, s.end) for s in analyse(answer).sentences]
+    protected = [(start, end) for start, end, _ in find_markers(answer)]  # never cut inside a delimiter
+    pieces: list[tuple[int, int]] = []
+    for sentence_start, sentence_end in spans:
+        for start, end in _cut(answer, sentence_start, sentence_end, MAX_PASSAGE_WORDS, protected):
+            start, end = _trim(answer, start, end)
+            if _WORD.search(answer, start, end):
+                pieces.append((start, end))
+    while len(pieces) > MAX_PASSAGES:
+        pieces = [(pair[0][0], pair[-1][1]) for pair in (pieces[i : i + 2] for i in range(0, len(pieces), 2))]
+    return tuple(
+        Passage(f"S{n}", start, end, answer[start:end], content_stems(answer[start:end]))
+        for n, (start, end) in enumerate(pieces, start=1)
+    )
+
+
+def content_stems(text: str) -> tuple[str, ...]:
+    """The stems of the words of `text` that are not function words (abbreviations expanded), in order."""
+    return tuple(s for word in phrase_words(text) if word not in FUNCTION_WORDS for s in phrase_stems(word))
+
+
+def labels(passages: tuple[Passage, ...]) -> list[str]:
+    """What a verdict may cite: a passage's label, or `none`."""
+    return [p.label for p in passages] + [NONE]
+
+
+def _cut(text: str, start: int, end: int, limit: int, protected: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """`text[start:end]` in pieces of at most `limit` words: cut at the clause nearest the middle when one is near
+    it, else between the words nearest the middle; never inside a `protected` span."""
+    words = list(_WORD.finditer(text, start, end))
+    if len(words) <= limit:
+        return [(start, end)]
+    middle = words[len(words) // 2].start()
+
+    def allowed(cut: int) -> bool:
+        return not any(a < cut < b for a, b in protected)
+
+    clauses = [m.end() for m in _CLAUSE_END.finditer(text, words[0].end(), words[-1].start()) if allowed(m.end())]
+    near = [c for c in clauses if abs(c - middle) <= (end - start) // 4]
+    options = near or [w.start() for w in words[1:] if allowed(w.start())]
+    if not options:
+        return [(start, end)]
+    best = min(options, key=lambda c: abs(c - middle))
+    return _cut(text, start, best, limit, protected) + _cut(text, best, end, limit, protected)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span without surrounding white space and without a leading list marker."""
+    bullet = _BULLET.match(text, start, end)
+    if bullet:
+        start = bullet.end()
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
