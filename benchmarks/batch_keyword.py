@@ -21,7 +21,8 @@ file measures resume (everything skipped).
 Figures. Answers per WALL-second, start-up included, on the machine's cores as printed (`os.cpu_count()` and
 this process's CPU affinity; the keyword batch uses one core), with answers per CPU-second and the peak RSS of
 the subprocess; the naive counter's answers per wall-second; and the ratio grader / naive, which is the figure
-that survives a change of machine. With `--runs N`: each run, then the median and the spread (min-max).
+that survives a change of machine (also given in CPU-seconds, which other work on a shared machine moves
+less). With `--runs N`: each run, then the median and the spread (min-max).
 
 Comparing two versions. `--python` runs `-m grader` (and the naive counter) with another interpreter, e.g. the
 venv of an older checkout, and `--bank` grades against that checkout's bank (default: this one), with the same
@@ -207,7 +208,9 @@ class Measured:
     grader_cpu: float  # answers per CPU-second
     grader_in_run: float  # answers per second as `grade batch` times itself (start-up left out)
     naive: float
-    ratio: float
+    naive_cpu: float
+    ratio: float  # grader / naive, answers per wall-second
+    cpu_ratio: float  # grader / naive, answers per CPU-second (less moved by other work on the machine)
     peak_mb: float
     naive_peak_mb: float
 
@@ -228,7 +231,9 @@ def measure(python: str, tree: Path, bank: Path, work: Path, warm: bool, expecte
         grader_cpu=graded / grader.cpu,
         grader_in_run=graded / grader.summary["seconds"],
         naive=expected / naive.seconds,
+        naive_cpu=expected / naive.cpu,
         ratio=naive.seconds / grader.seconds,
+        cpu_ratio=naive.cpu / grader.cpu,
         peak_mb=grader.peak_mb,
         naive_peak_mb=naive.peak_mb,
     )
@@ -338,16 +343,18 @@ def main() -> None:
             print(
                 f"run {number + 1:<5} : grader {run.grader:,.0f} answers/wall-s ({run.grader_cpu:,.0f}/CPU-s, "
                 f"{run.grader_in_run:,.0f}/s in-run), peak RSS {run.peak_mb:.0f} MB; naive {run.naive:,.0f} "
-                f"answers/wall-s, peak RSS {run.naive_peak_mb:.0f} MB; ratio {run.ratio:.3f}"
+                f"answers/wall-s ({run.naive_cpu:,.0f}/CPU-s), peak RSS {run.naive_peak_mb:.0f} MB; "
+                f"ratio {run.ratio:.3f} (CPU {run.cpu_ratio:.3f})"
             )
         column: Callable[[str], list[float]] = lambda name: [getattr(run, name) for run in runs]  # noqa: E731
         print(f"memos     : {memos}; {len(runs)} run(s), median (min-max)")
         print(f"grader    : {spread(column('grader'))} answers per wall-second (start-up included)")
         print(f"            {spread(column('grader_cpu'))} answers per CPU-second; "
               f"{spread(column('grader_in_run'))} answers/s in-run; peak RSS {spread(column('peak_mb'))} MB")
-        print(f"naive     : {spread(column('naive'))} answers per wall-second; peak RSS "
-              f"{spread(column('naive_peak_mb'))} MB")
-        print(f"ratio     : grader / naive = {spread(column('ratio'), 3)}")
+        print(f"naive     : {spread(column('naive'))} answers per wall-second; {spread(column('naive_cpu'))} per "
+              f"CPU-second; peak RSS {spread(column('naive_peak_mb'))} MB")
+        print(f"ratio     : grader / naive = {spread(column('ratio'), 3)} in answers per wall-second, "
+              f"{spread(column('cpu_ratio'), 3)} per CPU-second")
         last_home = sorted(work.glob("home-*"))[-1]
         resume = grade_batch(args.python, tree, last_home / "results.jsonl", clean_env(last_home, bank), work)
         print(

@@ -94,11 +94,12 @@ def main() -> None:
     for field, label in (
         ("grader", "batch answers/wall-s"), ("grader_cpu", "batch answers/CPU-s"),
         ("grader_in_run", "batch answers/s in-run"), ("naive", "naive answers/wall-s"),
-        ("ratio", "grader / naive"), ("peak_mb", "batch peak RSS MB"),
+        ("naive_cpu", "naive answers/CPU-s"), ("ratio", "grader / naive"), ("cpu_ratio", "grader / naive, CPU"),
+        ("peak_mb", "batch peak RSS MB"),
     ):  # fmt: skip
         values = {name: [getattr(run, field) for run in batch[name]] for name in versions}
         medians = {name: statistics.median(found) for name, found in values.items()}
-        digits = 3 if field == "ratio" else 0
+        digits = 3 if "ratio" in field else 0
         shown = "  ".join(
             f"{name} {medians[name]:,.{digits}f} ({min(values[name]):,.{digits}f}-{max(values[name]):,.{digits}f})"
             for name in versions
