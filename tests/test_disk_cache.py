@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -77,18 +74,3 @@ def test_unwritable_home_still_works(tmp_path: Path, monkeypatch: pytest.MonkeyP
     blocker.write_text("x")
     monkeypatch.setenv("GRADER_HOME", str(blocker))
     assert load_bank(copy_bank(tmp_path)).rubric("cicd-3").question_id == "cicd-3"
-
-
-def test_collecting_the_tests_writes_nothing_to_the_real_home(tmp_path: Path) -> None:
-    """Collection runs before any fixture (tests/test_kit.py reads the bank for its parameters): the session's
-    GRADER_HOME must already be a temporary folder, never the platform's (here XDG_CONFIG_HOME/grader)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
-    env.update(XDG_CONFIG_HOME=str(tmp_path / "config"), HOME=str(tmp_path))
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/test_kit.py"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "collected" in done.stdout
-    assert not (tmp_path / "config" / "grader").exists()
-    assert not (tmp_path / ".config" / "grader").exists()
