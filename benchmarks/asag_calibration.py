@@ -26,6 +26,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from private_home import use_private_home
+
 from grader.calibration import (
     Agreement,
     LabelledRecord,
@@ -129,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", nargs="?", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--folds", choices=("assignment", "question"), default="assignment")
     args = parser.parse_args(argv)
+    use_private_home()
     started = time.perf_counter()
     records = read_labelled(args.file)
     step = scale_step([r.human for r in records])

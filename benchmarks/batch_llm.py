@@ -37,7 +37,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from batch_keyword import kit_sentences, make_answer  # noqa: E402
+from batch_keyword import make_answer, source_units  # noqa: E402
 
 
 class _Listener(ThreadingHTTPServer):
@@ -138,13 +138,13 @@ def completion(content: str) -> dict[str, Any]:
 
 def write_answers(path: Path, count: int, seed: int = 7) -> None:
     rng = random.Random(seed)
-    sentences = kit_sentences()
-    questions = sorted(sentences)
-    pool = [s for q in questions for s in sentences[q]]
+    units = source_units()  # the generality set's sentences, as benchmarks/batch_keyword.py makes its answers
+    questions = sorted(units)
     with path.open("w", encoding="utf-8") as handle:
         for index in range(count):
             question_id = questions[index % len(questions)]
-            answer = make_answer(rng, sentences[question_id], pool, 150)
+            other = [unit for q in questions if q != question_id for unit in units[q]]
+            answer = make_answer(rng, units[question_id], other, 150, 0.2, 0.01)
             handle.write(json.dumps({"candidate": f"c{index:04d}", "question": question_id, "answer": answer}) + "\n")
 
 

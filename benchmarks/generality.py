@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from private_home import use_private_home
 
 from grader.bank.loader import Bank, load_bank
 from grader.keyword.grader import grade_by_keywords
@@ -266,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worst", type=int, default=10, help="how many worst cases to list")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
+    use_private_home()
 
     bank = load_bank(args.bank)
     answers, warnings = read_answers(args.answers, bank)

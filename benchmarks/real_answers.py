@@ -33,6 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from private_home import use_private_home  # noqa: E402
+
 from grader.bank.loader import load_bank  # noqa: E402
 from grader.pipeline import grade_by_keywords  # noqa: E402
 
@@ -151,6 +153,7 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="list every answer's grade (fold A only)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    use_private_home()
     rows = read(args.labelled)
     if args.fold != "all":
         folds = fold_of(rows)

@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from cohorts import cohort_records, question_texts
+from private_home import use_private_home
 
 from grader.cohort.coverage import cohort_of
 from grader.cohort.report import ReportContext, write_report
@@ -33,6 +34,7 @@ def main() -> None:
     parser.add_argument("--per-candidate", type=int, default=6)
     parser.add_argument("--save", type=Path, help="keep the reports and full-page screenshots here")
     args = parser.parse_args()
+    use_private_home()
     from playwright.sync_api import sync_playwright
 
     chromium_path = shutil.which("chromium")

@@ -201,6 +201,26 @@ def test_evidence_window_is_the_one_token_spans_give() -> None:
     assert windows > 1000
 
 
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param("", id="as-written"),
+        pytest.param(" We don’t “roll back”: it’s naïve.", id="curly-quotes-and-accents"),
+        pytest.param("\n\n| Step | What we do |\n|---|---|\n| 1 | we never skip the canary |", id="table"),
+    ],
+)
+def test_sentence_spans_are_the_document_spans_of_the_sentence(extra: str) -> None:
+    """Negation and figures read one sentence's token spans, from that sentence alone when the text allows: they
+    must be the document-wide spans of its tokens, whatever the document held before."""
+    checked = 0
+    for answer in [a for _, a in kit_answers()] + EDGE_ANSWERS:
+        lazy, spanned = analyse(answer + extra), analyse(answer + extra)
+        for index, sentence in reversed(list(enumerate(lazy.sentences))):
+            assert lazy.sentence_spans(index) == spanned.spans[sentence.first_token : sentence.last_token]
+            checked += 1
+    assert checked > 1000
+
+
 def test_typo_shortlist_picks_what_every_rubric_word_picks(frozen_bank: Path) -> None:
     """Correction searches the rubric words of about the word's length that share its first letter first, and all
     of them only when one is near enough: the same pick as a search of every rubric word of about the same length

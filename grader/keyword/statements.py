@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from itertools import pairwise
+from itertools import filterfalse, pairwise
 
 from grader.keyword.matcher import Hit
-from grader.keyword.text import CODE, Document, Sentence
+from grader.keyword.text import CODE, Document
 
 NEGATORS = frozenset(
     """not never nor neither cannot can't don't doesn't didn't won't isn't aren't wasn't weren't shouldn't
@@ -65,7 +65,8 @@ def is_negated(hit: Hit, doc: Document, negations: list[int]) -> bool:
     if not negations:
         return False
     sentence = doc.sentences[hit.sentence]
-    earliest = max(sentence.first_token, hit.first - NEGATION_REACH - 1)
+    first = sentence.first_token
+    earliest = max(first, hit.first - NEGATION_REACH - 1)
     words = doc.words
     for index in negations:
         if index < earliest:
@@ -74,7 +75,8 @@ def is_negated(hit: Hit, doc: Document, negations: list[int]) -> bool:
             break
         if index + 1 < len(words) and words[index + 1] in NOT_A_DENIAL:
             continue
-        between = doc.text[doc.spans[index][1] : doc.spans[hit.first][0]]
+        spans = doc.sentence_spans(hit.sentence)  # the negation and the hit are both in the hit's sentence
+        between = doc.text[spans[index - first][1] : spans[hit.first - first][0]]
         if not _CLAUSE_BREAK.search(between):
             return True
     return False
@@ -90,7 +92,7 @@ def figure_hits(doc: Document, label_limit: int = 40) -> list[Hit]:
         match = _FIGURE.search(doc.text, sentence.start, sentence.end)
         if match is None:
             continue
-        first, last = _tokens_of(doc, sentence, match.start(), match.end())
+        first, last = _tokens_of(doc, number, match.start(), match.end())
         label = " ".join(match.group().split())[:label_limit]
         hits.append(Hit(label, first, last, number, last - first + 1))
     return hits
@@ -99,21 +101,24 @@ def figure_hits(doc: Document, label_limit: int = 40) -> list[Hit]:
 def templated(doc: Document, hit_tokens: dict[int, set[int]]) -> set[int]:
     """Sentences stamped from one frame: at least TEMPLATE_MIN_SENTENCES sentences with a keyword whose other
     words (their frame) are the same or nearly the same. `hit_tokens`: sentence -> the tokens of its keywords."""
-    groups: list[tuple[frozenset[str], list[int]]] = []
+    groups: list[tuple[frozenset[str], int, list[int]]] = []  # (frame, its size, the sentences)
     stems = doc.stems
     for number, tokens in hit_tokens.items():
         sentence = doc.sentences[number]
-        frame = frozenset(stems[i] for i in range(sentence.first_token, sentence.last_token) if i not in tokens)
-        if len(frame) < FRAME_MIN_WORDS:
+        others = filterfalse(tokens.__contains__, range(sentence.first_token, sentence.last_token))
+        frame = frozenset(map(stems.__getitem__, others))
+        size = len(frame)
+        if size < FRAME_MIN_WORDS:
             continue
-        for representative, members in groups:
-            if len(frame & representative) >= FRAME_SIMILARITY * len(frame | representative):
+        for representative, represented, members in groups:
+            shared = len(frame & representative)
+            if shared >= FRAME_SIMILARITY * (size + represented - shared):  # Jaccard: shared / the union's size
                 members.append(number)
                 break
         else:
             if len(groups) < 64:
-                groups.append((frame, [number]))
-    return {n for _, members in groups if len(members) >= TEMPLATE_MIN_SENTENCES for n in members}
+                groups.append((frame, size, [number]))
+    return {n for _, _, members in groups if len(members) >= TEMPLATE_MIN_SENTENCES for n in members}
 
 
 PAST_TENSE = frozenset(
@@ -153,8 +158,9 @@ def words_in(doc: Document, sentences: Iterable[int]) -> int:
     return sum(doc.sentences[n].last_token - doc.sentences[n].first_token for n in sentences)
 
 
-def _tokens_of(doc: Document, sentence: Sentence, start: int, end: int) -> tuple[int, int]:
-    """The first and last token of `sentence` that overlap text[start:end] (its first token if none does)."""
-    spans = doc.spans
-    inside = [i for i in range(sentence.first_token, sentence.last_token) if spans[i][1] > start and spans[i][0] < end]
-    return (inside[0], inside[-1]) if inside else (sentence.first_token, sentence.first_token)
+def _tokens_of(doc: Document, number: int, start: int, end: int) -> tuple[int, int]:
+    """The first and last token of sentence `number` that overlap text[start:end] (its first token if none does)."""
+    first = doc.sentences[number].first_token
+    spans = doc.sentence_spans(number)
+    inside = [first + i for i, (left, right) in enumerate(spans) if right > start and left < end]
+    return (inside[0], inside[-1]) if inside else (first, first)

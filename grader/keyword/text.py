@@ -236,6 +236,7 @@ class Document:
     sentences: list[Sentence] = field(default_factory=list)
     positions: dict[str, list[int]] = field(default_factory=dict)
     _spans: list[tuple[int, int]] | None = None
+    _sentence_spans: dict[int, list[tuple[int, int]]] | None = None
 
     @property
     def word_count(self) -> int:
@@ -248,10 +249,29 @@ class Document:
             normalised = self.text.translate(_QUOTES)
             spans: list[tuple[int, int]] = []
             for sentence in self.sentences:
-                for match in _WORD.finditer(normalised, sentence.start, sentence.end):
-                    spans.extend([match.span()] * len(_expand(match.group().lower())))
+                spans += _word_spans(normalised, sentence)
             self._spans = spans
         return self._spans
+
+    def sentence_spans(self, index: int) -> list[tuple[int, int]]:
+        """`spans[first_token:last_token]` of sentence `index`, for negation and figures, which look inside one
+        sentence. In ASCII text (once quotes are straightened) `analyse` and `spans` see the same words, so
+        the sentence's own words give its spans without those of the whole answer."""
+        found = self._sentence_spans.get(index) if self._sentence_spans is not None else None
+        if found is not None:
+            return found
+        sentence = self.sentences[index]
+        normalised = self.text if self.text.isascii() or self._spans is not None else self.text.translate(_QUOTES)
+        if self._spans is None and normalised.isascii():
+            found = _word_spans(normalised, sentence)
+            if len(found) != sentence.last_token - sentence.first_token:  # cannot happen; the whole answer's then
+                found = self.spans[sentence.first_token : sentence.last_token]
+        else:
+            found = self.spans[sentence.first_token : sentence.last_token]
+        if self._sentence_spans is None:
+            self._sentence_spans = {}
+        self._sentence_spans[index] = found
+        return found
 
     def sentence_text(self, index: int, tokens: tuple[int, int] | None = None, limit: int = 240) -> str:
         """The sentence verbatim (bullet marker dropped), cut to a window around `tokens` when long."""
@@ -299,6 +319,14 @@ class Document:
             while 0 < offset < len(text) and not text[offset].isspace():
                 offset -= 1
         return offset
+
+
+def _word_spans(normalised: str, sentence: Sentence) -> list[tuple[int, int]]:
+    """(start, end) of each token of `sentence` in `normalised` (the text, quotes straightened)."""
+    spans: list[tuple[int, int]] = []
+    for match in _WORD.finditer(normalised, sentence.start, sentence.end):
+        spans.extend([match.span()] * len(_expand(match.group().lower())))
+    return spans
 
 
 def _is_list_like(words: list[str], text: str, start: int, end: int) -> bool:
