@@ -129,7 +129,7 @@ def report(title: str, answers: list[tuple[str, str]], repeat: int) -> None:
 def compile_times(repeat: int) -> None:
     from grader import disk_cache
     from grader.bank.loader import load_bank
-    from grader.keyword import text
+    from grader.keyword import lexicon
     from grader.keyword.grader import _COMPILED, compile_rubric
     from grader.keyword.patterns import compile_phrase
 
@@ -138,10 +138,9 @@ def compile_times(repeat: int) -> None:
 
     def compile_all() -> None:
         for rubric in rubrics:
-            text.stem.cache_clear()
-            for memo in (getattr(text, name, None) for name in ("_EXPANSIONS", "_SINGLE_STEM")):
-                if isinstance(memo, dict):
-                    memo.clear()
+            lexicon.stem.cache_clear()
+            lexicon._EXPANSIONS.clear()
+            lexicon.SINGLE_STEM.clear()
             if hasattr(compile_phrase, "cache_clear"):
                 compile_phrase.cache_clear()
             _COMPILED.clear()

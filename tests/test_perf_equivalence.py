@@ -26,7 +26,7 @@ from rapidfuzz.distance import OSA
 
 from grader.bank.loader import Bank, load_bank
 from grader.keyword import grader as keyword_grader
-from grader.keyword import text
+from grader.keyword import lexicon
 from grader.keyword.grader import compile_rubric, grade_by_keywords
 from grader.keyword.matcher import Matcher
 from grader.keyword.text import analyse
@@ -129,9 +129,9 @@ def test_grades_do_not_depend_on_what_the_memos_hold(frozen_bank: Path) -> None:
     warm = [grade_by_keywords(bank.rubric(q), answer).model_dump() for q, answer in todo]
     fresh = {q: bank.rubric(q).model_copy(deep=True) for q, _ in todo}
     keyword_grader._COMPILED.clear()
-    text.stem.cache_clear()
-    text._EXPANSIONS.clear()
-    text._SINGLE_STEM.clear()
+    lexicon.stem.cache_clear()
+    lexicon._EXPANSIONS.clear()
+    lexicon.SINGLE_STEM.clear()
     cold = [grade_by_keywords(fresh[q], answer).model_dump() for q, answer in reversed(todo)]
     assert cold[::-1] == warm
     again = [grade_by_keywords(bank.rubric(q), answer).model_dump() for q, answer in todo]
@@ -255,4 +255,4 @@ def test_ascii_tokeniser_is_the_unicode_one_on_ascii_text() -> None:
     texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80))) for _ in range(2000)]
     for raw in texts:
         lowered = raw.lower()
-        assert text._ASCII_WORD.findall(lowered) == text._WORD.findall(lowered), raw
+        assert lexicon.ASCII_WORD.findall(lowered) == lexicon.WORD.findall(lowered), raw

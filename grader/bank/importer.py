@@ -19,8 +19,8 @@ from typing import Any
 import yaml
 
 from grader.errors import BankError, LLMError, StorageError
+from grader.keyword.lexicon import FUNCTION_WORDS, phrase_stems
 from grader.keyword.reference import REFERENCE_STOP
-from grader.keyword.text import FUNCTION_WORDS, phrase_stems
 from grader.models import Concept, Rubric
 
 DEFAULT_CATEGORY = "General"

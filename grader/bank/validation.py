@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from grader.bank.loader import RUBRICS_DIR, Model, question_files, read_yaml, validation_errors
 from grader.errors import BankError
-from grader.keyword.text import phrase_stems
+from grader.keyword.lexicon import phrase_stems
 from grader.models import QuestionFile, Rubric
 
 Severity = Literal["error", "warning"]

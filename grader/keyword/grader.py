@@ -9,6 +9,7 @@ from grader import disk_cache
 from grader.feedback import plan_study, summarise
 from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION
 from grader.keyword.injection import detect_injection
+from grader.keyword.lexicon import DISCLAIMER, NEGATIONS, phrase_words
 from grader.keyword.matcher import Hit, Matcher
 from grader.keyword.patterns import PatternIndex, compile_pattern, index_patterns
 from grader.keyword.statements import (
@@ -20,7 +21,7 @@ from grader.keyword.statements import (
     templated,
     words_in,
 )
-from grader.keyword.text import CODE, DISCLAIMER, NEGATIONS, Document, analyse, phrase_words
+from grader.keyword.text import CODE, Document, analyse
 from grader.keyword.vocabulary import Vocabulary, pattern_vocabulary
 from grader.memo import PerRubric
 from grader.models import Concept, ConceptResult, Grade, MisconceptionResult, Rubric, Status

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
 
-from grader.keyword.text import read_phrase, stem
+from grader.keyword.lexicon import read_phrase, stem
 
 MAX_GAP = 1  # extra words tolerated between the words of a phrase
 LOOSE_STEPS = tuple(range(1, MAX_GAP + 2))  # how far the next word of a loose phrase may be
@@ -53,7 +53,7 @@ def compile_phrase(text: str) -> Phrase | None:
         return None
     # abbreviations that expand to several words are not typo targets
     plain = tuple((word, parts[0]) for word, parts in zip(words, word_stems, strict=True) if len(parts) == 1)
-    # the words written as one (`roll back` -> `rollback`), as grader.keyword.text.joined_stem
+    # the words written as one (`roll back` -> `rollback`), as grader.keyword.lexicon.joined_stem
     joined = stem("".join(words)) if 2 <= len(words) <= 3 and not any("'" in word for word in words) else None
     tied = tuple(links)
     rest = tuple((wanted, (1,) if tie else LOOSE_STEPS) for wanted, tie in zip(stems[1:], tied, strict=True))

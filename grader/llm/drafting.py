@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader.bank.importer import slugify, unique_slug
 from grader.errors import LLMError
-from grader.keyword.text import phrase_stems
+from grader.keyword.lexicon import phrase_stems
 from grader.llm.client import LLMSettings, complete
 from grader.models import Concept, Misconception, Rubric
 

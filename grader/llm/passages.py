@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from grader.keyword.text import FUNCTION_WORDS, analyse, phrase_stems, phrase_words
+from grader.keyword.lexicon import FUNCTION_WORDS, phrase_stems, phrase_words
+from grader.keyword.text import analyse
 from grader.llm.prompt import find_markers
 
 MAX_PASSAGE_WORDS = 45  # a longer sentence is cut at a clause
