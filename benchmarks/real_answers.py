@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 from private_home import use_private_home  # noqa: E402
 
 from grader.bank.loader import load_bank  # noqa: E402
+from grader.calibration.agreement import ranks, spearman  # noqa: E402
 from grader.pipeline import grade_by_keywords  # noqa: E402
 
 ORDER = {"thin": 0, "partial": 1, "full": 2}
@@ -64,35 +65,12 @@ def fold_of(rows: list[dict]) -> dict[int, str]:
     return folds
 
 
-def ranks(values: list[float]) -> list[float]:
-    order = sorted(range(len(values)), key=lambda i: values[i])
-    result = [0.0] * len(values)
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        for k in range(start, end + 1):
-            result[order[k]] = (start + end) / 2
-        start = end + 1
-    return result
-
-
-def spearman(xs: list[float], ys: list[float]) -> float:
-    rx, ry = ranks(xs), ranks(ys)
-    mx, my = statistics.fmean(rx), statistics.fmean(ry)
-    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
-    sxx = sum((a - mx) ** 2 for a in rx)
-    syy = sum((b - my) ** 2 for b in ry)
-    return sxy / (sxx * syy) ** 0.5 if sxx and syy else float("nan")
-
-
 def auc(positives: list[float], negatives: list[float]) -> float:
     """P(positive > negative) + half the ties (Mann-Whitney U)."""
     if not positives or not negatives:
         return float("nan")
     values = positives + negatives
-    rank = ranks(values)
+    rank = ranks(values)  # ties share their mean rank
     rank_sum = sum(rank[: len(positives)]) + len(positives)  # ranks() is 0-based
     u = rank_sum - len(positives) * (len(positives) + 1) / 2
     return u / (len(positives) * len(negatives))
@@ -137,7 +115,7 @@ def evaluate(rows: list[dict], bank_root: Path | None = None, show: bool = False
         "answers": len(rows),
         "median": {label: round(statistics.median(v), 2) for label, v in ordered},
         "mean": {label: round(statistics.fmean(v), 2) for label, v in ordered},
-        "spearman": round(spearman(labels, own), 3),
+        "spearman": round(spearman(labels, own) or float("nan"), 3),
         "auc": round(auc(own, unrelated_one), 3),
         "auc_every_other_category": round(auc(own, unrelated_all), 3),
         "unrelated_median": statistics.median(unrelated_all),

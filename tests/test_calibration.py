@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,8 @@ from grader.errors import ConfigError
 from grader.models import Grade
 
 REPO = Path(__file__).resolve().parent.parent
-ASAG = REPO.parent.joinpath("shared", "data", "asag-dev.jsonl")  # the full set: only beside a checkout (see tests/data)
+ASAG_ENV = "GRADER_ASAG_DEV"  # the full development set is not in the repository: name it to run that test
+ASAG = Path(os.environ.get(ASAG_ENV) or "/nonexistent/asag-dev.jsonl")
 ASAG_SAMPLE = Path(__file__).parent / "data" / "asag-sample.jsonl"
 QUESTION = "What is the role of a prototype program in problem solving?"
 REFERENCE = "To simulate the behaviour of portions of the desired software product."
@@ -275,9 +277,9 @@ def test_calibrates_on_real_human_scores(runner: CliRunner) -> None:
     assert data["pearson"] >= 0.6 and data["spearman"] >= 0.6
 
 
-@pytest.mark.skipif(not ASAG.is_file(), reason="the full ASAG development set is not beside this checkout")
+@pytest.mark.skipif(not ASAG.is_file(), reason=f"the full ASAG development set is not in the repository ({ASAG_ENV})")
 def test_reads_the_asag_file_as_is(runner: CliRunner) -> None:
-    """The full development set (../shared/data, not in the repository) is read unchanged."""
+    """The full development set (1,074 answers, not in the repository; GRADER_ASAG_DEV names it) is read unchanged."""
     result = runner.invoke(app, ["calibrate", str(ASAG), "--json", "--top", "3"])
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)

@@ -42,7 +42,7 @@ def agreement(
     return Agreement(
         n=n,
         pearson=_round(pearson(predicted, human)),
-        spearman=_round(pearson(_ranks(predicted), _ranks(human))),
+        spearman=_round(spearman(predicted, human)),
         qwk=_round(quadratic_weighted_kappa([round(p / step) for p in clipped], [round(h / step) for h in human])),
         mae=round(sum(abs(e) for e in errors) / n, 4) if n else 0.0,
         rmse=round(math.sqrt(sum(e * e for e in errors) / n), 4) if n else 0.0,
@@ -62,7 +62,13 @@ def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     return sxy / math.sqrt(sxx * syy)
 
 
-def _ranks(values: Sequence[float]) -> list[float]:
+def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Spearman's rank correlation (ties get their mean rank); None when undefined."""
+    return pearson(ranks(xs), ranks(ys))
+
+
+def ranks(values: Sequence[float]) -> list[float]:
+    """The 0-based rank of each value, ties sharing their mean rank."""
     order = sorted(range(len(values)), key=lambda i: values[i])
     ranks = [0.0] * len(values)
     start = 0
