@@ -44,9 +44,9 @@ td.failed{background:#fbe3e2;color:#a12} td.absent{color:#aab;background:#f7f7fa
 .heats summary{font-size:.88rem;font-weight:400} .heats summary b{font-weight:600}
 .scroll{overflow-x:auto;max-width:100%}
 table.heat{margin:.1rem 0} table.heat td,table.heat th{padding:0 .1rem;text-align:center;min-width:.8rem;
-  height:15px;line-height:15px;font-size:11px}
+  height:14px;line-height:14px;font-size:11px}
 table.heat th.cand{vertical-align:bottom;padding:.15rem 0;font-weight:500}
-table.heat th.cand div{writing-mode:vertical-rl;transform:rotate(180deg);max-height:4.4rem;overflow:hidden;
+table.heat th.cand div{writing-mode:vertical-rl;transform:rotate(180deg);max-height:3.6rem;overflow:hidden;
   text-overflow:ellipsis;white-space:nowrap;margin:0 auto}
 table.heat .concept{text-align:left;position:sticky;left:0;background:#fff;z-index:1;max-width:10rem;
   overflow:hidden;text-overflow:ellipsis;padding:0 .35rem}
