@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from grader.cli import provider_batch as provider
 from grader.cli.common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 
 OUTPUT_PANEL = "Output"
+PROVIDER_PANEL = provider.PANEL
 EXIT_FOR_STATUS = {"ok": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_FAILURE, "empty": EXIT_FAILURE}
 
 
@@ -111,6 +113,36 @@ def batch(
     fallback: FallbackOption = None,
     config: ConfigOption = None,
     verbose: VerboseOption = False,
+    provider_batch: Annotated[
+        bool,
+        typer.Option(
+            "--provider-batch",
+            help="Send the answers through the provider's batch API; run the same command again to collect.",
+            rich_help_panel=PROVIDER_PANEL,
+        ),
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option(help="Wait for the provider's batches and collect them.", rich_help_panel=PROVIDER_PANEL)
+    ] = False,
+    status: Annotated[
+        bool, typer.Option("--status", help="Show the provider's batches, then exit.", rich_help_panel=PROVIDER_PANEL)
+    ] = False,
+    cancel: Annotated[
+        bool, typer.Option("--cancel", help="Cancel the open batches, then exit.", rich_help_panel=PROVIDER_PANEL)
+    ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Send failed or expired requests again instead of falling back to keywords.",
+            rich_help_panel=PROVIDER_PANEL,
+        ),
+    ] = False,
+    poll: Annotated[
+        float,
+        typer.Option(min=0.01, metavar="SECONDS", help="Seconds between polls with --wait.",
+                     rich_help_panel=PROVIDER_PANEL),
+    ] = 30.0,
 ) -> None:
     """Grade every answer in INPUTS into a results file; run it again to resume where it stopped.
 
@@ -132,6 +164,12 @@ def batch(
         fallback=fallback,
         config=config,
     )
+    flags = provider.Flags(provider_batch, wait, status, cancel, retry_failed, poll)
+    if flags.any():
+        with verbose_exchanges(err, verbose):
+            provider_summary = provider.run(ctx, flags, inputs, results, options, quiet, json_output)
+        _reports(ctx, results, reports, no_overrides)
+        raise typer.Exit(provider.show_summary(provider_summary, quiet, json_output))
     bank = state(ctx).bank()
     show_progress = not quiet and err.is_terminal
     progress = _progress(count_items(inputs)) if show_progress else None
@@ -147,13 +185,7 @@ def batch(
     finally:
         if progress is not None:
             progress.stop()
-    if reports:
-        from grader.cohort.coverage import load_cohort
-
-        cohort = load_cohort(results, overrides=not no_overrides)
-        context = report_context(ctx, results)
-        for report in reports:
-            _write_report(cohort, report, context)
+    _reports(ctx, results, reports, no_overrides)
     if json_output:
         write_json(json.dumps(summary.as_dict(), indent=2))
     elif not quiet:
@@ -243,6 +275,16 @@ def _check_paths(inputs: list[Path], results: Path, reports: list[Path]) -> None
         for report in reports:
             if report_format(report) is None:
                 fail(f"{report}: unknown report format; use .html, .md, .csv or gradebook.csv", EXIT_USAGE)
+
+
+def _reports(ctx: typer.Context, results: Path, reports: list[Path] | None, no_overrides: bool) -> None:
+    if reports:
+        from grader.cohort.coverage import load_cohort
+
+        cohort = load_cohort(results, overrides=not no_overrides)
+        context = report_context(ctx, results)
+        for report in reports:
+            _write_report(cohort, report, context)
 
 
 def _write_report(cohort: Cohort, report: Path, context: ReportContext) -> None:

@@ -1,0 +1,391 @@
+"""`grade batch --provider-batch` against a fake OpenAI batch server on 127.0.0.1 (tests/fakebatch.py): the same
+requests and the same grades as the online path, submit then collect, partial failures, an expired batch, malformed
+result lines, repairs, retries, the cache, status and cancel, and never submitting twice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakebatch import Answer, FakeBatchServer, serve_batches
+from fakeserver import chat_reply, serve
+from llm_support import BANK, GOOD_ANSWER, QUOTE_ROLLBACK, QUOTE_SWITCH, llm_options, question_and_rubric, verdict
+from typer.testing import CliRunner
+
+from grader import pipeline
+from grader.bank.loader import load_bank
+from grader.cli import app
+from grader.cli.common import EXIT_CONFIG, EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
+from grader.cohort import llm_requests
+from grader.cohort.provider_batch import BatchPlan, run_provider_batch
+from grader.cohort.provider_state import load_state, state_path, work_folder
+from grader.llm.batch_api import OpenAIBatches
+
+GOOD = verdict()
+
+
+def good(custom_id: str, body: dict[str, Any]) -> Answer:
+    return Answer(content=GOOD)
+
+
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeBatchServer]:
+    with serve_batches(tmp_path_factory.mktemp("provider"), good) as fake:
+        yield fake
+
+
+@pytest.fixture
+def server(provider: FakeBatchServer) -> FakeBatchServer:
+    """One server for the module (its client is made once), reset for each test."""
+    provider.reset(good)
+    return provider
+
+
+def write_inputs(path: Path, count: int) -> Path:
+    with path.open("w", encoding="utf-8") as handle:
+        for index in range(count):
+            answer = f"{GOOD_ANSWER} Answer number {index}."
+            handle.write(json.dumps({"candidate": f"c{index:03d}", "question": "deploy-1", "answer": answer}) + "\n")
+    return path
+
+
+def options(server: FakeBatchServer, **overrides: Any) -> pipeline.GradeOptions:
+    return llm_options(server.api_base, **{"use_cache": False, **overrides})
+
+
+def grade_batch(server: FakeBatchServer, tmp_path: Path, count: int = 4, **plan: Any) -> Any:
+    inputs = tmp_path / "in.jsonl"
+    if not inputs.exists():
+        write_inputs(inputs, count)
+    settings = {k: plan.pop(k) for k in list(plan) if k in ("use_cache", "fallback", "samples", "mode", "client")}
+    return run_provider_batch(
+        load_bank(BANK), [inputs], tmp_path / "results.jsonl", options(server, **settings),
+        BatchPlan(poll_every=0.01, **plan),
+    )
+
+
+def lines(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+
+
+def cli(runner: CliRunner, server: FakeBatchServer, tmp_path: Path, *extra: str) -> tuple[int, Any]:
+    inputs = tmp_path / "in.jsonl"
+    result = runner.invoke(
+        app,
+        ["--bank", str(BANK), "batch", str(inputs), "--out", str(tmp_path / "results.jsonl"), "--json", "--quiet",
+         "--mode", "llm", "--model", "openai/smollm2", "--api-base", server.api_base, "--no-cache", "--poll", "0.01",
+         *extra],
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.exit_code, json.loads(result.stdout) if result.stdout.strip() else result.stderr
+
+
+# --- the same requests and grades as online ---------------------------------------------------------------
+
+
+def test_the_uploaded_request_is_the_online_request_byte_for_byte(server: FakeBatchServer, tmp_path: Path) -> None:
+    question, rubric = question_and_rubric()
+    answer = f"{GOOD_ANSWER} Answer number 0."
+    with serve([chat_reply(GOOD)]) as online:
+        pipeline.grade_answer(question, rubric, answer, llm_options(online.api_base, use_cache=False))
+        sent = online.seen[0].body
+    grade_batch(server, tmp_path, count=1)
+    (batch,) = server.batches.values()
+    (line,) = server.requests_in(batch)
+    assert line["url"] == "/v1/chat/completions" and line["method"] == "POST"
+    assert line["body"] == sent
+
+
+def test_a_batch_grade_is_the_online_grade_for_the_same_reply(server: FakeBatchServer, tmp_path: Path) -> None:
+    question, rubric = question_and_rubric()
+    answer = f"{GOOD_ANSWER} Answer number 0."
+    content = verdict(rollback=("covered", "we never roll back"), in_place=(True, QUOTE_SWITCH))
+    with serve([chat_reply(content, prompt_tokens=1000, completion_tokens=200)]) as online:
+        expected = pipeline.grade_answer(question, rubric, answer, llm_options(online.api_base, use_cache=False))
+    server.respond = lambda custom_id, body: Answer(content=content)
+    grade_batch(server, tmp_path, count=1, wait=True)
+    (record,) = lines(tmp_path / "results.jsonl")
+    assert record["grade"] == json.loads(expected.model_dump_json())
+    assert "unverified_evidence" in record["grade"]["flags"]  # the invented rollback quote was caught
+
+
+# --- submit, then collect -------------------------------------------------------------------------------------
+
+
+def test_submit_returns_at_once_then_the_same_command_collects(
+    runner: CliRunner, server: FakeBatchServer, tmp_path: Path
+) -> None:
+    write_inputs(tmp_path / "in.jsonl", 5)
+    code, summary = cli(runner, server, tmp_path, "--provider-batch")
+    assert code == EXIT_OK and summary["status"] == "pending"
+    assert summary["submitted"] == 5 and summary["pending"] == 5 and summary["batches_created"] == 1
+    state = load_state(tmp_path / "results.jsonl")
+    assert state is not None and state.batches[0].batch_id in server.batches and len(state.items) == 5
+    assert not (tmp_path / "results.jsonl").read_text()
+
+    code, summary = cli(runner, server, tmp_path, "--provider-batch", "--wait")
+    assert code == EXIT_OK and summary["graded"] == 5 and summary["pending"] == 0 and summary["submitted"] == 0
+    graded = lines(tmp_path / "results.jsonl")
+    assert {r["grade"]["method"] for r in graded} == {"llm"} and {r["grade"]["score"] for r in graded} == {10.0}
+    assert not load_state(tmp_path / "results.jsonl").items  # type: ignore[union-attr]
+    assert not list(work_folder(tmp_path / "results.jsonl").iterdir())  # request and result files cleaned up
+
+    uploads = len(server.uploads)
+    code, summary = cli(runner, server, tmp_path, "--provider-batch")
+    assert code == EXIT_OK and summary["skipped"] == 5 and summary["submitted"] == 0
+    assert len(server.uploads) == uploads  # nothing sent twice
+
+
+def test_an_answer_awaited_is_never_submitted_again(server: FakeBatchServer, tmp_path: Path) -> None:
+    server.auto = False  # the batch stays in validation
+    first = grade_batch(server, tmp_path, count=3)
+    again = grade_batch(server, tmp_path)
+    assert first.submitted == 3 and again.submitted == 0 and again.pending == 3
+    assert len(server.batches) == 1
+
+
+def test_the_cache_answers_a_second_results_file_without_a_request(server: FakeBatchServer, tmp_path: Path) -> None:
+    grade_batch(server, tmp_path, count=3, wait=True, use_cache=True)
+    batches = len(server.batches)
+    other = tmp_path / "other.jsonl"
+    summary = run_provider_batch(
+        load_bank(BANK), [tmp_path / "in.jsonl"], other, options(server, use_cache=True), BatchPlan()
+    )
+    assert summary.batch.graded == 3 and summary.submitted == 0 and len(server.batches) == batches
+    assert all(r["grade"]["usage"]["cached"] for r in lines(other))
+
+
+def test_other_settings_cannot_collect_pending_batches(
+    runner: CliRunner, server: FakeBatchServer, tmp_path: Path
+) -> None:
+    server.auto = False
+    write_inputs(tmp_path / "in.jsonl", 2)
+    assert cli(runner, server, tmp_path, "--provider-batch")[0] == EXIT_OK
+    code, message = cli(runner, server, tmp_path, "--provider-batch", "--samples", "3")
+    assert code == EXIT_CONFIG and "awaited from batches sent with other settings" in message
+
+
+# --- failures ---------------------------------------------------------------------------------------------------
+
+
+def fail_odd(custom_id: str, body: dict[str, Any]) -> Answer:
+    number = int(json.loads(body["messages"][1]["content"].split("Answer number ")[1].split(".")[0]))
+    return Answer(status=500, message="the model is overloaded") if number % 2 else Answer(content=GOOD)
+
+
+def test_failed_requests_fall_back_to_keywords_with_the_reason(server: FakeBatchServer, tmp_path: Path) -> None:
+    server.respond = fail_odd
+    summary = grade_batch(server, tmp_path, count=4, wait=True)
+    assert summary.batch.graded == 4 and summary.batch.fallbacks == 2 and summary.pending == 0
+    by_candidate = {r["candidate"]: r["grade"] for r in lines(tmp_path / "results.jsonl")}
+    assert by_candidate["c000"]["method"] == "llm" and by_candidate["c000"]["fallback_reason"] is None
+    assert by_candidate["c001"]["method"] == "keyword"
+    assert "HTTP 500" in by_candidate["c001"]["fallback_reason"]
+    assert "overloaded" in by_candidate["c001"]["fallback_reason"]
+
+
+def test_retry_failed_sends_failed_requests_again_in_a_new_batch(server: FakeBatchServer, tmp_path: Path) -> None:
+    failed_once: set[str] = set()
+
+    def flaky(custom_id: str, body: dict[str, Any]) -> Answer:
+        if custom_id not in failed_once and fail_odd(custom_id, body).content is None:
+            failed_once.add(custom_id)
+            return Answer(status=500)
+        return Answer(content=GOOD)
+
+    server.respond = flaky
+    summary = grade_batch(server, tmp_path, count=4, wait=True, retry_failed=True)
+    assert summary.batch.graded == 4 and summary.batch.fallbacks == 0 and summary.resent == 2
+    assert len(server.batches) == 2
+    second = sorted(server.batches.values(), key=lambda b: b.id)[-1]
+    assert sorted(r["custom_id"] for r in server.requests_in(second)) == sorted(failed_once)
+
+
+def test_a_request_that_keeps_failing_is_sent_three_times_then_falls_back(
+    server: FakeBatchServer, tmp_path: Path
+) -> None:
+    server.respond = lambda custom_id, body: Answer(status=500)
+    summary = grade_batch(server, tmp_path, count=1, wait=True, retry_failed=True)
+    assert len(server.batches) == 3 and summary.batch.fallbacks == 1
+
+
+def test_a_batch_that_expires_half_done(server: FakeBatchServer, tmp_path: Path) -> None:
+    server.steps = ["validating", "in_progress", "expired"]
+    summary = grade_batch(server, tmp_path, count=6, wait=True)
+    graded = lines(tmp_path / "results.jsonl")
+    assert len(graded) == 6 and summary.pending == 0
+    methods = sorted(r["grade"]["method"] for r in graded)
+    assert methods == ["keyword"] * 3 + ["llm"] * 3
+    assert all("expired" in r["grade"]["fallback_reason"] for r in graded if r["grade"]["method"] == "keyword")
+
+
+def test_an_expired_half_is_resent_with_retry_failed(server: FakeBatchServer, tmp_path: Path) -> None:
+    server.steps = ["validating", "expired"]
+    grade_batch(server, tmp_path, count=6)  # submit
+    server.finish()
+    server.steps = ["validating", "completed"]
+    summary = grade_batch(server, tmp_path, wait=True, retry_failed=True)
+    assert summary.resent == 3 and summary.batch.fallbacks == 0
+    assert [r["grade"]["method"] for r in lines(tmp_path / "results.jsonl")] == ["llm"] * 6
+
+
+def test_malformed_result_lines_are_skipped_and_their_answers_fall_back(
+    server: FakeBatchServer, tmp_path: Path
+) -> None:
+    def broken(custom_id: str, body: dict[str, Any]) -> Answer:
+        if custom_id.endswith(":0") and fail_odd(custom_id, body).content is None:
+            return Answer(raw=b'{"custom_id": "' + custom_id.encode() + b'", "response": {"status_co\n')
+        return Answer(content=GOOD)
+
+    server.respond = broken
+    summary = grade_batch(server, tmp_path, count=4, wait=True)
+    assert summary.malformed == 2 and summary.batch.fallbacks == 2
+    reasons = [r["grade"]["fallback_reason"] for r in lines(tmp_path / "results.jsonl")]
+    assert sum("no result" in (reason or "") for reason in reasons) == 2
+
+
+def test_a_validation_failure_fails_every_request_with_the_providers_reason(
+    server: FakeBatchServer, tmp_path: Path
+) -> None:
+    server.max_requests = 2
+    summary = grade_batch(server, tmp_path, count=3, wait=True)
+    assert summary.batch.fallbacks == 3
+    assert all("rejected the batch" in r["grade"]["fallback_reason"] for r in lines(tmp_path / "results.jsonl"))
+
+
+def test_no_fallback_writes_llm_error_lines(server: FakeBatchServer, tmp_path: Path) -> None:
+    server.respond = fail_odd
+    summary = grade_batch(server, tmp_path, count=2, wait=True, fallback=False)
+    assert summary.batch.failed == 1 and summary.batch.by_kind == {"llm": 1}
+
+
+# --- the online conversation, replayed --------------------------------------------------------------------------
+
+
+def test_an_unusable_reply_gets_the_online_repair_request_in_the_next_batch(
+    server: FakeBatchServer, tmp_path: Path
+) -> None:
+    question, rubric = question_and_rubric()
+    answer = f"{GOOD_ANSWER} Answer number 0."
+    with serve([chat_reply("Sure! Here is my grade: 10/10"), chat_reply(GOOD)]) as online:
+        pipeline.grade_answer(question, rubric, answer, llm_options(online.api_base, use_cache=False))
+        repair = online.seen[1].body
+    server.respond = lambda custom_id, body: Answer(
+        content=GOOD if custom_id.endswith(":0r") else "Sure! Here is my grade: 10/10"
+    )
+    summary = grade_batch(server, tmp_path, count=1, wait=True)
+    second = sorted(server.batches.values(), key=lambda b: b.id)[-1]
+    (line,) = server.requests_in(second)
+    assert line["custom_id"].endswith(":0r") and line["body"] == repair
+    (record,) = lines(tmp_path / "results.jsonl")
+    assert record["grade"]["method"] == "llm" and summary.resent == 1
+    assert record["grade"]["usage"]["prompt_tokens"] == 2000  # both replies paid for, as online
+
+
+def test_samples_are_separate_requests_and_vote(server: FakeBatchServer, tmp_path: Path) -> None:
+    said = {":0": "covered", ":1": "missing", ":2": "covered"}
+
+    def vote(custom_id: str, body: dict[str, Any]) -> Answer:
+        status = said[custom_id[-2:]]
+        return Answer(content=verdict(rollback=(status, QUOTE_ROLLBACK if status != "missing" else "")))
+
+    server.respond = vote
+    grade_batch(server, tmp_path, count=1, wait=True, samples=3)
+    (batch,) = server.batches.values()
+    assert sorted(r["custom_id"][-2:] for r in server.requests_in(batch)) == [":0", ":1", ":2"]
+    (record,) = lines(tmp_path / "results.jsonl")
+    rollback = next(c for c in record["grade"]["concepts"] if c["id"] == "rollback")
+    assert rollback["status"] == "covered" and rollback["confidence"] == 0.67
+
+
+# --- files and splitting ----------------------------------------------------------------------------------------
+
+
+def test_requests_are_split_into_batches_at_the_limit(server: FakeBatchServer, tmp_path: Path) -> None:
+    summary = grade_batch(server, tmp_path, count=5, wait=True, max_requests=2)
+    assert sorted(b.counts["total"] for b in server.batches.values()) == [1, 2, 2]
+    assert summary.batch.graded == 5 and summary.batch.fallbacks == 0
+
+
+# --- status and cancel ------------------------------------------------------------------------------------------
+
+
+def test_status_and_cancel(runner: CliRunner, server: FakeBatchServer, tmp_path: Path) -> None:
+    server.auto = False
+    write_inputs(tmp_path / "in.jsonl", 4)
+    cli(runner, server, tmp_path, "--provider-batch")
+    code, listed = cli(runner, server, tmp_path, "--provider-batch", "--status")
+    assert code == EXIT_OK and [b["status"] for b in listed] == ["validating"]
+    assert load_state(tmp_path / "results.jsonl").batches[0].status == "validating"  # type: ignore[union-attr]
+    code, cancelled = cli(runner, server, tmp_path, "--provider-batch", "--cancel")
+    assert code == EXIT_OK and len(cancelled["cancelled"]) == 1
+    server.auto = True
+    code, summary = cli(runner, server, tmp_path, "--provider-batch", "--wait")
+    assert code == EXIT_OK and summary["graded"] == 4 and summary["fallbacks"] == 2  # half was done
+
+
+def test_flags_need_provider_batch_and_a_model(runner: CliRunner, server: FakeBatchServer, tmp_path: Path) -> None:
+    write_inputs(tmp_path / "in.jsonl", 1)
+    code, message = cli(runner, server, tmp_path, "--wait")
+    assert code == EXIT_USAGE and "--wait needs --provider-batch" in message
+    result = runner.invoke(
+        app, ["--bank", str(BANK), "batch", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "r.jsonl"),
+              "--provider-batch"],
+    )
+    assert result.exit_code == EXIT_CONFIG and "needs a model" in result.stderr
+    code, message = cli(runner, server, tmp_path, "--provider-batch", "--status")
+    assert code != EXIT_OK and "no provider batches" in message
+
+
+# --- never twice ----------------------------------------------------------------------------------------------
+
+
+def test_a_batch_created_but_not_recorded_is_found_again(
+    server: FakeBatchServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As after a kill between creating the batch and saving the state (the subprocess test does it for real)."""
+    real = OpenAIBatches.create
+
+    def create_then_die(self: OpenAIBatches, file_id: str, metadata: dict[str, str]) -> Any:
+        real(self, file_id, metadata)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(OpenAIBatches, "create", create_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        grade_batch(server, tmp_path, count=3)
+    state = load_state(tmp_path / "results.jsonl")
+    assert state is not None and state.batches[0].status == "planned" and state.batches[0].batch_id is None
+    monkeypatch.setattr(OpenAIBatches, "create", real)
+    summary = grade_batch(server, tmp_path, wait=True)
+    assert len(server.batches) == 1 and len(server.uploads) == 1
+    assert summary.batch.graded == 3
+
+
+def test_a_damaged_state_file_is_left_alone(runner: CliRunner, server: FakeBatchServer, tmp_path: Path) -> None:
+    write_inputs(tmp_path / "in.jsonl", 1)
+    state_path(tmp_path / "results.jsonl").write_text("{not json")
+    code, message = cli(runner, server, tmp_path, "--provider-batch")
+    assert code != EXIT_OK and "damaged" in message
+    assert state_path(tmp_path / "results.jsonl").read_text() == "{not json"
+
+
+def test_partial_exit_code_for_llm_errors(runner: CliRunner, server: FakeBatchServer, tmp_path: Path) -> None:
+    server.respond = fail_odd
+    write_inputs(tmp_path / "in.jsonl", 2)
+    code, summary = cli(runner, server, tmp_path, "--provider-batch", "--wait", "--no-fallback")
+    assert code == EXIT_PARTIAL and summary["failed"] == 1
+
+
+def test_seam_settles_only_with_every_part(tmp_path: Path) -> None:
+    question, rubric = question_and_rubric()
+    opts = pipeline.GradeOptions(mode="llm", model="openai/x", api_base="http://127.0.0.1:9/v1", samples=2,
+                                 use_cache=False)
+    from grader.llm.client import Reply
+
+    missing = llm_requests.settle(question, rubric, GOOD_ANSWER, opts, {"0": Reply(GOOD)})
+    assert isinstance(missing, list) and [r.part for r in missing] == ["1"]
+    settled = llm_requests.settle(question, rubric, GOOD_ANSWER, opts, {"0": Reply(GOOD), "1": Reply(GOOD)})
+    assert isinstance(settled, llm_requests.Settled) and settled.grade.score == 10.0
