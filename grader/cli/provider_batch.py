@@ -126,7 +126,7 @@ def _summary_view(summary: ProviderSummary) -> Any:
 
 
 def _status(results: Path, options: GradeOptions, json_output: bool) -> None:
-    from grader.cohort.provider_batch import provider_batches
+    from grader.cohort.provider_remote import provider_batches
 
     records = provider_batches(results, options)
     if json_output:
@@ -137,7 +137,7 @@ def _status(results: Path, options: GradeOptions, json_output: bool) -> None:
 
 
 def _cancel(results: Path, options: GradeOptions, json_output: bool, quiet: bool) -> None:
-    from grader.cohort.provider_batch import cancel_provider_batches
+    from grader.cohort.provider_remote import cancel_provider_batches
 
     cancelled = cancel_provider_batches(results, options)
     if json_output:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from grader import pipeline
@@ -49,10 +50,21 @@ def settings_for(options: pipeline.GradeOptions) -> LLMSettings:
     return pipeline.llm_settings(options)
 
 
-def cache_key(rubric: Rubric, answer: str, options: pipeline.GradeOptions) -> str | None:
-    """The LLM cache key of the online path for this answer, or None when the cache is off."""
-    cache, key = pipeline._open_cache(rubric, answer, options)
-    return key if cache is not None else None
+def request_key(rubric: Rubric, answer: str, options: pipeline.GradeOptions) -> str:
+    """The online path's LLM cache key for this answer (whether the cache is on or not): it changes whenever
+    anything that shapes the request or the grade does, so it also tells a reply to a request built otherwise."""
+    return pipeline._open_cache(rubric, answer, _caching(options))[1]
+
+
+@lru_cache(maxsize=8)
+def _caching(options: pipeline.GradeOptions) -> pipeline.GradeOptions:
+    return replace(options, use_cache=True)
+
+
+def warm(question: Question, rubric: Rubric) -> None:
+    """Build what the online path keeps per rubric (the keyword grader's compiled rubric, the reply schema)."""
+    reply_schema(rubric)
+    pipeline.grade_by_keywords(rubric, question.text)
 
 
 def first_requests(

@@ -18,27 +18,25 @@ and writes nothing twice.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import pipeline
 from grader.bank.loader import Bank
 from grader.cohort import llm_requests
 from grader.cohort.batch import BatchSummary, OnOutcome, Outcome, _Run, _Task
 from grader.cohort.inputs import Item, discover
-from grader.cohort.llm_requests import Request, Settled
-from grader.cohort.provider_files import MAX_BYTES, MAX_REQUESTS, RequestFiles, Results, read_result, request_line
+from grader.cohort.llm_requests import Request
+from grader.cohort.provider_collect import Collected, CollectJob, Collector, Part
+from grader.cohort.provider_files import MAX_BYTES, MAX_REQUESTS, RequestFiles, Results, request_line
 from grader.cohort.provider_remote import Remote
 from grader.cohort.provider_state import (
+    KEY_CHARS,
     BatchRecord,
-    HeldReply,
     ItemRecord,
-    ProviderState,
     load_state,
     new_run,
     new_state,
@@ -46,20 +44,17 @@ from grader.cohort.provider_state import (
     state_path,
     work_folder,
 )
-from grader.cohort.results import ResultsWriter, graded_keys
-from grader.errors import ConfigError, LLMError, StorageError
-from grader.llm.batch_api import BatchAPI, batch_cost, open_batch_api
-from grader.llm.client import LLMSettings, Reply
+from grader.cohort.results import ResultsWriter, graded_keys, graded_line
+from grader.errors import ConfigError, StorageError
+from grader.llm.batch_api import BatchAPI, open_batch_api
+from grader.llm.client import LLMSettings
 from grader.models import Grade
 
-MAX_SENDS = 3  # times one request is sent before its answer falls back
-WINDOW = 2048  # answers read before their cache lookups are made at once
+if TYPE_CHECKING:
+    from grader.llm.cache import GradeCache
+
+WINDOW = 4096  # answers read at a time: their cache lookups are one query, their collection one hand-out
 SYNC_EVERY = 0.2  # seconds between fsyncs of the results while collecting (and always before the state is saved)
-ENDED = {
-    "expired": "the provider batch expired before this request was done",
-    "cancelled": "the provider batch was cancelled before this request was done",
-    "completed": "the provider returned no result for this request",
-}
 
 
 @dataclass(frozen=True)
@@ -90,6 +85,7 @@ class ProviderSummary:
     """One run: the lines written (`batch`), what was sent and what is still awaited."""
 
     batch: BatchSummary
+    awaited: int = 0  # answers in the inputs still awaited from the provider
     submitted: int = 0  # requests sent in new batches by this run
     batches_created: int = 0
     pending: int = 0  # answers still awaited from the provider
@@ -109,6 +105,7 @@ class ProviderSummary:
         data = self.batch.as_dict()
         data.update(
             status=self.status,
+            found=self.batch.found + self.awaited,
             state=str(self.state),
             submitted=self.submitted,
             batches_created=self.batches_created,
@@ -153,26 +150,6 @@ def run_provider_batch(
     return summary
 
 
-def provider_batches(out: Path, options: pipeline.GradeOptions) -> list[BatchRecord]:
-    """`out`'s batches with the provider's latest word (`--status`); the state file is not changed."""
-    remote = _remote_for(out, options)
-    return remote.look()
-
-
-def cancel_provider_batches(out: Path, options: pipeline.GradeOptions) -> list[str]:
-    """Ask the provider to cancel `out`'s open batches (`--cancel`); the next run collects what they finished."""
-    remote = _remote_for(out, options)
-    return [f"{info.id}: {info.status}" for info in remote.cancel()]
-
-
-def _remote_for(out: Path, options: pipeline.GradeOptions) -> Remote:
-    state = load_state(out)
-    if state is None:
-        raise StorageError(f"{state_path(out)}: no provider batches were submitted for {out}")
-    settings = llm_requests.settings_for(_options_of(state, options))
-    return Remote(open_batch_api(settings), out, state)
-
-
 def _settings_record(options: pipeline.GradeOptions, api: BatchAPI) -> dict[str, object]:
     return {
         "model": options.model,
@@ -184,16 +161,9 @@ def _settings_record(options: pipeline.GradeOptions, api: BatchAPI) -> dict[str,
     }
 
 
-def _options_of(state: ProviderState, options: pipeline.GradeOptions) -> pipeline.GradeOptions:
-    """`options` with the model and server the state's batches were sent to."""
-    from dataclasses import replace
-
-    return replace(
-        options, model=str(state.settings.get("model") or options.model), api_base=state.settings.get("api_base")
-    )
-
-
 class _Job:
+    """One run over one results file."""
+
     def __init__(
         self,
         bank: Bank,
@@ -217,30 +187,33 @@ class _Job:
                 raise ConfigError(
                     f"{state_path(out)}: {len(state.items):,} answers are awaited from batches sent with other "
                     f"settings (model {state.settings.get('model')}, {state.settings.get('samples')} samples, "
-                    f"mode {state.settings.get('mode')}); run with those to collect them, or --cancel them first"
+                    f"mode {state.settings.get('mode')}): collect them with those settings first (--cancel stops them "
+                    "early), or use another --out"
                 )
             state.settings = record
         self.state = state or new_state(out, record)
         self.remote = Remote(api, out, self.state)
         self.graded = graded_keys(out)
-        self.cache = self._open_cache()
+        self.cache = _open_cache(options)
         self.passes = 0
 
     def run(self, on_poll: OnPoll | None, started: float) -> None:
-        self.remote.submit_planned(self._submitted)  # left planned by a killed run
-        self.remote.refresh()
-        self._pass()
-        self.remote.submit_planned(self._submitted)
-        while self.plan.wait and self.state.items:
-            if on_poll is not None:
-                on_poll(self._poll(started))
-            time.sleep(self.plan.poll_every)
-            if self.remote.refresh():
-                self._pass()
-                self.remote.submit_planned(self._submitted)
+        with Collector(self.bank, self.options, self.settings, self.plan.retry_failed) as self.collector:
+            self.remote.submit_planned(self._submitted)  # left planned by a killed run
+            self.remote.refresh()
+            self._pass()
+            self.remote.submit_planned(self._submitted)
+            while self.plan.wait and self.state.items:
+                if on_poll is not None:
+                    on_poll(self._poll(started))
+                time.sleep(self.plan.poll_every)
+                if self.remote.refresh():
+                    self._pass()
+                    self.remote.submit_planned(self._submitted)
         if on_poll is not None and self.plan.wait:
             on_poll(self._poll(started))
         self.summary.pending = len(self.state.items)
+        self.summary.awaited = sum(1 for key in self.seen if key in self.state.items)
         self.summary.open_batches = [b for b in self.state.batches if b.batch_id and not b.collected]
 
     def _submitted(self, record: BatchRecord) -> None:
@@ -265,9 +238,9 @@ class _Job:
 
     def _pass(self) -> None:
         """Collect every answer whose requests have all come back, plan every answer not graded, cached or awaited;
-        then fsync the results and save the state."""
+        then fsync the results and save the state (and only then forget the collected result files)."""
         ready = [b for b in self.state.batches if b.downloaded and not b.collected]
-        ready_ids = {id(b) for b in ready}
+        self.ready = {id(b) for b in ready}
         run_name = new_run()
         self.files = RequestFiles(
             work_folder(self.out), f"grader-{out_tag(self.out)[:8]}-{run_name}", self.plan.max_requests,
@@ -275,23 +248,23 @@ class _Job:
         )
         self.base = len(self.state.batches)
         self.run = _Run(self.bank, self.writer, set(self.graded), self._report)
-        seen: set[str] = set()
+        self.seen: set[str] = set()
         items = discover(self.inputs)
-        if self.passes:  # error lines and skips were reported by the first pass
+        if self.passes:  # error lines and skips were written and counted by the first pass
             items = (i for i in items if i.error is None and not isinstance(self.run._rubric(i.question_id), Exception))
         self.passes += 1
-        with Results() as results:
+        with Results() as self.results:
             for record in ready:
                 for path in self.remote.result_paths(record):
-                    results.add(path)
-            self.summary.malformed += results.malformed
+                    self.results.add(path)
+            self.summary.malformed += self.results.malformed
             try:
                 for window in _windows(items):
-                    self._window(window, results, ready_ids, seen)
+                    self._window(window)
             except BaseException:
                 self.files.discard()
                 raise
-        self._drop_orphans(ready_ids, seen)
+        self._drop_orphans()
         planned_at = time.time()
         for done in self.files.close():
             self.state.batches.append(
@@ -308,122 +281,93 @@ class _Job:
         for record in ready:
             self.remote.forget_results(record)
 
-    def _window(self, window: list[Item], results: Results, ready: set[int], seen: set[str]) -> None:
+    def _window(self, window: list[Item]) -> None:
         new: list[_Task] = []
-        to_cache: list[tuple[str, Grade]] = []
+        back: list[tuple[_Task, CollectJob]] = []
         for item in window:
             task = self.run._prepare(item)
             if task is None:
                 continue
-            seen.add(task.key)
+            self.seen.add(task.key)
             record = self.state.items.get(task.key)
             if record is None:
                 new.append(task)
-                continue
-            if any(id(self.state.batches[i]) not in ready for i, _ in record.parts.values()):
-                continue  # still with the provider
-            settled = self._collect(task, record, results)
-            if settled is not None and settled.cached is not None and self.cache is not None:
-                key = llm_requests.cache_key(task.rubric, task.item.answer or "", self.options)
-                if key:
-                    to_cache.append((key, settled.cached))
+            elif all(id(self.state.batches[index]) in self.ready for _, index, _ in record.parts):
+                back.append((task, self._job(task, record)))
+        back.sort(key=lambda pair: pair[1].question_id)  # one rubric's answers together: its tables stay in cache
+        tasks = {task.key: task for task, _ in back}
+        for done in self.collector.collect([job for _, job in back]):
+            self._apply(tasks[done.key], done)
         self._plan_or_reuse(new)
-        self._store(to_cache)
 
-    def _collect(self, task: _Task, record: ItemRecord, results: Results) -> Settled | None:
-        """Grade an answer from its replies, or plan what the online path would send next."""
-        answer = task.item.answer or ""
-        first = llm_requests.first_requests(task.question, task.rubric, answer, self.settings, self.options.samples)
-        if _hash(first[0].body) != record.request_hash:
+    def _job(self, task: _Task, record: ItemRecord) -> CollectJob:
+        parts = {}
+        for part, index, sent in record.parts:
+            batch = self.state.batches[index]
+            where = self.results.where(f"{task.key}:{part}")
+            parts[part] = Part(where, batch.status, batch.errors[0] if batch.errors else None, sent)
+        held = self.state.held.get(task.key, {})
+        return CollectJob(task.key, task.question.id, task.item.answer or "", record.request_key, parts, held)
+
+    def _apply(self, task: _Task, done: Collected) -> None:
+        record = self.state.items[task.key]
+        if done.kind == "graded":
+            assert done.grade_json is not None
+            self._forget(task.key)
+            self._write_json(task, done.grade_json, done.fallback, done.cost_usd)
+        elif done.kind == "failed":
+            assert done.error is not None
+            self._forget(task.key)
+            self.run._fail(task, done.error)
+        elif done.kind == "stale":
             self.summary.stale += 1
             self._forget(task.key)
-            self._plan(task, first)
-            return None
-        replies: dict[str, Reply | LLMError] = {}
-        sends: dict[str, int] = {}
-        for part, (index, sent) in record.parts.items():
-            value = self._result(task.key, part, self.state.batches[index], results)
-            if isinstance(value, _Failed) and self.plan.retry_failed and sent < MAX_SENDS:
-                sends[part] = sent
-                continue  # missing: settle asks for it again
-            replies[part] = value.error if isinstance(value, _Failed) else value
-        for custom_id, held in self.state.held.items():
-            key, _, part = custom_id.partition(":")
-            if key == task.key and part not in record.parts:
-                replies[part] = LLMError(held.error) if held.error is not None else _reply_of(held)
-        try:
-            outcome = llm_requests.settle(task.question, task.rubric, answer, self.options, replies)
-        except LLMError as exc:  # no fallback allowed: an error line, as online
-            self._forget(task.key)
-            self.run._fail(task, exc)
-            return None
-        if isinstance(outcome, list):
-            for custom_part, value in replies.items():
-                self.state.held[f"{task.key}:{custom_part}"] = _held(value)
-            self.summary.resent += len(outcome)
-            self._send(task, outcome, record.request_hash, sends)
-            return None
-        self._forget(task.key)
-        self.writer_line(task, outcome.grade)
-        return outcome
-
-    def _result(self, key: str, part: str, batch: BatchRecord, results: Results) -> Reply | _Failed:
-        line = results.get(f"{key}:{part}")
-        if line is None:
-            if batch.status == "failed":
-                reason = "the provider rejected the batch" + (f": {batch.errors[0]}" if batch.errors else "")
-            else:
-                reason = ENDED.get(batch.status, f"the provider batch ended {batch.status}")
-            return _Failed(LLMError(reason))
-        body, problem = read_result(line)
-        if body is None:
-            return _Failed(LLMError(problem or "the provider failed this request"))
-        try:
-            return llm_requests.reply_from(self.settings, body, lambda p, c: batch_cost(self.settings, p, c))
-        except LLMError as exc:
-            return _Failed(exc)
+            self._plan(task)
+        else:
+            self.state.held[task.key] = done.held
+            self.summary.resent += len(done.requests)
+            self._send(task, done.requests, record.request_key, done.sends)
 
     def _plan_or_reuse(self, tasks: list[_Task]) -> None:
         """Write the cached grades of `tasks`, plan requests for the others."""
         if not tasks:
             return
-        keys = {}
-        if self.cache is not None:
-            for task in tasks:
-                key = llm_requests.cache_key(task.rubric, task.item.answer or "", self.options)
-                if key:
-                    keys[task.key] = key
+        keys = {task.key: llm_requests.request_key(task.rubric, task.item.answer or "", self.options) for task in tasks}
         cached = self._lookup(keys.values())
         for task in tasks:
-            grade = cached.get(keys.get(task.key, ""))
+            grade = cached.get(keys[task.key])
             if grade is not None:
                 answer = task.item.answer or ""
-                self.writer_line(task, llm_requests.from_cache(task.rubric, answer, self.options, grade))
-                continue
-            first = llm_requests.first_requests(
-                task.question, task.rubric, task.item.answer or "", self.settings, self.options.samples
-            )
-            self._plan(task, first)
+                self._write(task, llm_requests.from_cache(task.rubric, answer, self.options, grade))
+            else:
+                self._plan(task, keys[task.key])
 
-    def _plan(self, task: _Task, first: list[Request]) -> None:
-        self._send(task, first, _hash(first[0].body), {})
+    def _plan(self, task: _Task, request_key: str | None = None) -> None:
+        answer = task.item.answer or ""
+        key = request_key or llm_requests.request_key(task.rubric, answer, self.options)
+        first = llm_requests.first_requests(task.question, task.rubric, answer, self.settings, self.options.samples)
+        self._send(task, first, key, {})
 
-    def _send(self, task: _Task, requests: list[Request], request_hash: str, sends: dict[str, int]) -> None:
-        lines = []
-        for request in requests:
-            body = dict(request.body, model=self.api.model)
-            lines.append(request_line(f"{task.key}:{request.part}", self.api.url, body))
-        number = self.files.add(lines)
-        index = self.base + number
-        self.state.items[task.key] = ItemRecord(
-            request_hash=request_hash, parts={r.part: (index, sends.get(r.part, 0) + 1) for r in requests}
-        )
+    def _send(self, task: _Task, requests: list[Request], request_key: str, sends: dict[str, int]) -> None:
+        lines = [
+            request_line(f"{task.key}:{r.part}", self.api.url, dict(r.body, model=self.api.model)) for r in requests
+        ]
+        index = self.base + self.files.add(lines)
+        parts = tuple((r.part, index, sends.get(r.part, 0) + 1) for r in requests)
+        self.state.items[task.key] = ItemRecord(request_key[:KEY_CHARS], parts)
 
-    def writer_line(self, task: _Task, grade: Grade) -> None:
+    def _write(self, task: _Task, grade: Grade) -> None:
         self.run._graded(task, grade)
         self.graded.add(task.key)
-        if grade.usage is not None and not grade.usage.cached:
-            self.summary.cost_usd += grade.usage.cost_usd
+
+    def _write_json(self, task: _Task, grade_json: str, fallback: bool, cost_usd: float) -> None:
+        """A grade collected by a worker, as its JSON: the line `_Run._graded` would write."""
+        item = task.item
+        self.writer.write(graded_line(item.candidate, task.question.id, item.source, task.key, grade_json))
+        self.graded.add(task.key)
+        self.summary.cost_usd += cost_usd
+        self.summary.batch.fallbacks += fallback
+        self._report(Outcome(item.candidate, task.question.id, item.source, "graded"))
 
     def _report(self, outcome: Outcome) -> None:
         if outcome.status == "skipped" and self.passes > 1:
@@ -434,67 +378,34 @@ class _Job:
 
     def _forget(self, key: str) -> None:
         self.state.items.pop(key, None)
-        for custom_id in [c for c in self.state.held if c.partition(":")[0] == key]:
-            del self.state.held[custom_id]
+        self.state.held.pop(key, None)
 
-    def _drop_orphans(self, ready: set[int], seen: set[str]) -> None:
+    def _drop_orphans(self) -> None:
         """Answers awaited only from collected batches but not in the inputs: already graded, or edited or
         removed since they were sent (their replies cannot be checked without their text)."""
-        for key in [k for k in self.state.items if k not in seen]:
-            places = [self.state.batches[i] for i, _ in self.state.items[key].parts.values()]
-            if all(id(b) in ready for b in places):
+        for key in [k for k in self.state.items if k not in self.seen]:
+            if all(id(self.state.batches[index]) in self.ready for _, index, _ in self.state.items[key].parts):
                 self.summary.orphaned += key not in self.graded
                 self._forget(key)
 
     # --- the LLM cache ------------------------------------------------------------------------------------
 
-    def _open_cache(self) -> object | None:
-        if not self.options.use_cache:
-            return None
-        from grader.llm.cache import GradeCache
-
-        return GradeCache()
-
     def _lookup(self, keys: Iterable[str]) -> dict[str, Grade]:
         if self.cache is None:
             return {}
         try:
-            return self.cache.get_many(keys)  # type: ignore[attr-defined]
+            return self.cache.get_many(keys)
         except StorageError:
             return {}
 
-    def _store(self, grades: list[tuple[str, Grade]]) -> None:
-        if self.cache is None or not grades:
-            return
-        with contextlib.suppress(StorageError):  # the cache only saves requests
-            self.cache.put_many(grades)  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True)
-class _Failed:
-    """A request the provider did not answer (or answered with an error): it may be sent again."""
+def _open_cache(options: pipeline.GradeOptions) -> GradeCache | None:
+    if not options.use_cache:
+        return None
+    from grader.llm.cache import GradeCache
 
-    error: LLMError
-
-
-def _reply_of(held: HeldReply) -> Reply:
-    return Reply(
-        content=held.content or "", prompt_tokens=held.prompt_tokens, completion_tokens=held.completion_tokens,
-        cost_usd=held.cost_usd, finish_reason=held.finish_reason,
-    )
-
-
-def _held(value: Reply | LLMError) -> HeldReply:
-    if isinstance(value, LLMError):
-        return HeldReply(error=str(value))
-    return HeldReply(
-        content=value.content, prompt_tokens=value.prompt_tokens, completion_tokens=value.completion_tokens,
-        cost_usd=value.cost_usd, finish_reason=value.finish_reason,
-    )
-
-
-def _hash(body: dict[str, object]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+    return GradeCache()
 
 
 def _windows(items: Iterator[Item]) -> Iterator[list[Item]]:

@@ -99,9 +99,27 @@ class RequestFiles:
 
 
 def request_line(custom_id: str, url: str, body: dict[str, Any]) -> bytes:
-    return (
-        json.dumps({"custom_id": custom_id, "method": "POST", "url": url, "body": body}, ensure_ascii=False) + "\n"
-    ).encode("utf-8")
+    """One request line. The body's response format (the same object for every answer to a question) is
+    serialised once and spliced in: the JSON schema is most of a request's bytes."""
+    head = json.dumps({"custom_id": custom_id, "method": "POST", "url": url}, ensure_ascii=False)[:-1]
+    schema = body.get("response_format")
+    if not isinstance(schema, dict):
+        return f'{head}, "body": {json.dumps(body, ensure_ascii=False)}}}\n'.encode()
+    rest = json.dumps({k: v for k, v in body.items() if k != "response_format"}, ensure_ascii=False)[:-1]
+    rest += ", " if len(rest) > 1 else ""
+    return f'{head}, "body": {rest}"response_format": {_serialised(schema)}}}}}\n'.encode()
+
+
+_SERIALISED: dict[int, tuple[dict[str, Any], str]] = {}
+
+
+def _serialised(value: dict[str, Any]) -> str:
+    found = _SERIALISED.get(id(value))
+    if found is None or found[0] is not value:
+        if len(_SERIALISED) > 256:
+            _SERIALISED.clear()
+        found = _SERIALISED[id(value)] = (value, json.dumps(value, ensure_ascii=False))
+    return found[1]
 
 
 def file_sha256(path: Path) -> str | None:
@@ -120,6 +138,7 @@ class Results:
 
     def __init__(self) -> None:
         self._fds: list[int] = []
+        self._paths: list[str] = []
         self._where: dict[str, tuple[int, int, int]] = {}  # custom id -> (file, offset, length)
         self.malformed = 0
 
@@ -132,6 +151,7 @@ class Results:
     def add(self, path: Path) -> None:
         number = len(self._fds)
         self._fds.append(os.open(path, os.O_RDONLY))
+        self._paths.append(str(path))
         offset = 0
         with path.open("rb") as handle:
             for raw in handle:
@@ -144,6 +164,14 @@ class Results:
 
     def __contains__(self, custom_id: str) -> bool:
         return custom_id in self._where
+
+    def where(self, custom_id: str) -> tuple[str, int, int] | None:
+        """The file, offset and length of the result line for `custom_id`, if there is one."""
+        found = self._where.get(custom_id)
+        if found is None:
+            return None
+        number, offset, length = found
+        return self._paths[number], offset, length
 
     def get(self, custom_id: str) -> dict[str, Any] | None:
         where = self._where.get(custom_id)

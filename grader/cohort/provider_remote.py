@@ -13,11 +13,23 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+from grader import pipeline
+from grader.cohort import llm_requests
 from grader.cohort.provider_files import file_sha256
-from grader.cohort.provider_state import BatchRecord, ProviderState, out_tag, save_state, work_folder
-from grader.llm.batch_api import BatchAPI, BatchInfo
+from grader.cohort.provider_state import (
+    BatchRecord,
+    ProviderState,
+    load_state,
+    out_tag,
+    save_state,
+    state_path,
+    work_folder,
+)
+from grader.errors import StorageError
+from grader.llm.batch_api import BatchAPI, BatchInfo, open_batch_api
 
 RECONCILE_SLACK = 3600.0  # seconds before a file was planned that its batch may claim to be created (clock skew)
 
@@ -90,8 +102,9 @@ class Remote:
         """A planned request file that is gone or changed: its answers are planned again by the next pass."""
         record.status = "lost"
         index = self.state.batches.index(record)
-        for key in [k for k, item in self.state.items.items() if any(p[0] == index for p in item.parts.values())]:
+        for key in [k for k, item in self.state.items.items() if any(place == index for _, place, _ in item.parts)]:
             del self.state.items[key]
+            self.state.held.pop(key, None)
 
     # --- following ----------------------------------------------------------------------------------------
 
@@ -171,3 +184,30 @@ class Remote:
         record.output_file_id = info.output_file_id
         record.error_file_id = info.error_file_id
         record.errors = list(info.errors)
+
+
+def provider_batches(out: Path, options: pipeline.GradeOptions) -> list[BatchRecord]:
+    """`out`'s batches with the provider's latest word (`--status`); the state file is not changed."""
+    remote = _remote_for(out, options)
+    return remote.look()
+
+
+def cancel_provider_batches(out: Path, options: pipeline.GradeOptions) -> list[str]:
+    """Ask the provider to cancel `out`'s open batches (`--cancel`); the next run collects what they finished."""
+    remote = _remote_for(out, options)
+    return [f"{info.id}: {info.status}" for info in remote.cancel()]
+
+
+def _remote_for(out: Path, options: pipeline.GradeOptions) -> Remote:
+    state = load_state(out)
+    if state is None:
+        raise StorageError(f"{state_path(out)}: no provider batches were submitted for {out}")
+    settings = llm_requests.settings_for(_options_of(state, options))
+    return Remote(open_batch_api(settings), out, state)
+
+
+def _options_of(state: ProviderState, options: pipeline.GradeOptions) -> pipeline.GradeOptions:
+    """`options` with the model and server the state's batches were sent to."""
+    return replace(
+        options, model=str(state.settings.get("model") or options.model), api_base=state.settings.get("api_base")
+    )

@@ -18,7 +18,7 @@ import hashlib
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -28,7 +28,7 @@ STATE_SUFFIX = ".batches.json"
 FOLDER_SUFFIX = ".batches"
 STATE_VERSION = 1
 
-PartPlace = tuple[int, int]  # (index of the batch in ProviderState.batches, times the part was sent)
+KEY_CHARS = 32
 
 
 class BatchRecord(BaseModel):
@@ -56,13 +56,11 @@ class BatchRecord(BaseModel):
     collected: bool = False
 
 
-class ItemRecord(BaseModel):
-    """An answer with requests outstanding: the hash of its first request, and where each part is."""
+class ItemRecord(NamedTuple):
+    """An answer with requests outstanding (a tuple: a cohort awaits 100,000 of them)."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    request_hash: str
-    parts: dict[str, PartPlace]
+    request_key: str  # the start of the answer's LLM cache key when it was sent (KEY_CHARS hex digits)
+    parts: tuple[tuple[str, int, int], ...]  # (part, index of its batch in ProviderState.batches, times sent)
 
 
 class HeldReply(BaseModel):
@@ -84,14 +82,8 @@ class ProviderState(BaseModel):
     settings: dict[str, Any]
     batches: list[BatchRecord] = Field(default_factory=list)
     items: dict[str, ItemRecord] = Field(default_factory=dict)
-    held: dict[str, HeldReply] = Field(default_factory=dict)  # by custom id
+    held: dict[str, dict[str, HeldReply]] = Field(default_factory=dict)  # by answer key, then part
 
-    def outstanding(self) -> int:
-        return len(self.items)
-
-    def open_batches(self) -> list[BatchRecord]:
-        """Batches the provider still works on, or whose results are not collected yet."""
-        return [b for b in self.batches if b.status not in ("lost",) and not b.collected]
 
 
 def state_path(out: Path) -> Path:
