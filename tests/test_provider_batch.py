@@ -389,3 +389,76 @@ def test_seam_settles_only_with_every_part(tmp_path: Path) -> None:
     assert isinstance(missing, list) and [r.part for r in missing] == ["1"]
     settled = llm_requests.settle(question, rubric, GOOD_ANSWER, opts, {"0": Reply(GOOD), "1": Reply(GOOD)})
     assert isinstance(settled, llm_requests.Settled) and settled.grade.score == 10.0
+
+
+# --- the provider's limits and prices -------------------------------------------------------------------------
+
+
+def test_request_files_split_at_50000_requests_and_keep_an_answers_lines_together(tmp_path: Path) -> None:
+    from grader.cohort.provider_files import MAX_REQUESTS, RequestFiles
+
+    files = RequestFiles(tmp_path, "grader-test")
+    line = b'{"custom_id": "k:0"}\n'
+    numbers = [files.add([line]) for _ in range(MAX_REQUESTS - 1)]
+    numbers.append(files.add([line, line]))  # an answer with two samples does not fit in the first file
+    numbers.append(files.add([line]))
+    done = files.close()
+    assert MAX_REQUESTS == 50_000 and set(numbers[:-2]) == {0} and numbers[-2:] == [1, 1]
+    assert [f.requests for f in done] == [MAX_REQUESTS - 1, 3]
+    assert [f.path.read_bytes().count(b"\n") for f in done] == [MAX_REQUESTS - 1, 3]
+
+
+def test_request_files_split_by_bytes(tmp_path: Path) -> None:
+    from grader.cohort.provider_files import RequestFiles
+
+    files = RequestFiles(tmp_path, "grader-test", max_bytes=100)
+    assert [files.add([b"x" * 39 + b"\n"]) for _ in range(5)] == [0, 0, 1, 1, 2]
+    assert [f.bytes for f in files.close()] == [80, 80, 40]
+
+
+PRICES = {
+    "with-batch": {"input_cost_per_token": 2e-6, "output_cost_per_token": 8e-6, "input_cost_per_token_batches": 1e-6,
+                   "output_cost_per_token_batches": 4e-6, "litellm_provider": "openai"},
+    "openai-only-online": {"input_cost_per_token": 2e-6, "output_cost_per_token": 8e-6, "litellm_provider": "openai"},
+    "azure/other-only-online": {"input_cost_per_token": 2e-6, "output_cost_per_token": 8e-6,
+                                "litellm_provider": "azure"},
+}
+
+
+@pytest.mark.parametrize(
+    ("model", "api_base", "expected"),
+    [
+        pytest.param("openai/with-batch", None, 1000 * 1e-6 + 200 * 4e-6, id="batch-price-in-the-table"),
+        pytest.param("openai/openai-only-online", None, (1000 * 2e-6 + 200 * 8e-6) / 2, id="openai-half-online"),
+        pytest.param("azure/other-only-online", None, 1000 * 2e-6 + 200 * 8e-6, id="other-provider-online-price"),
+        pytest.param("openai/with-batch", "http://127.0.0.1:8080/v1", 0.0, id="local-server-free"),
+        pytest.param("openai/no-such-model", None, 0.0, id="unknown-model"),
+    ],
+)
+def test_batch_cost(model: str, api_base: str | None, expected: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    from grader.llm import batch_api
+    from grader.llm.client import LLMSettings
+
+    monkeypatch.setattr(batch_api, "_price_map", lambda: PRICES)
+    assert batch_api.batch_cost(LLMSettings(model=model, api_base=api_base), 1000, 200) == pytest.approx(expected)
+
+
+def test_batch_cost_reads_the_bundled_price_table() -> None:
+    from grader.llm.batch_api import batch_cost
+    from grader.llm.client import LLMSettings, _price_map
+
+    entry = _price_map()["gpt-4o-mini"]
+    expected = 1000 * entry["input_cost_per_token_batches"] + 200 * entry["output_cost_per_token_batches"]
+    assert 0 < expected < 1000 * entry["input_cost_per_token"] + 200 * entry["output_cost_per_token"]
+    assert batch_cost(LLMSettings(model="openai/gpt-4o-mini"), 1000, 200) == pytest.approx(expected)
+
+
+def test_the_litellm_batch_functions_drive_the_same_round_trip(server: FakeBatchServer, tmp_path: Path) -> None:
+    """litellm's create_file/create_batch/retrieve_batch/file_content (here for its openai provider, which the
+    fake server speaks): the path Azure, Vertex AI and Bedrock take."""
+    from grader.llm.batch_api import LiteLLMBatches, open_batch_api
+
+    assert isinstance(open_batch_api(llm_requests.settings_for(options(server, client="litellm"))), LiteLLMBatches)
+    summary = grade_batch(server, tmp_path, count=3, wait=True, client="litellm")
+    assert summary.batch.graded == 3 and summary.batch.fallbacks == 0 and len(server.batches) == 1
+    assert "GET /batches/" + next(iter(server.batches)) in server.calls

@@ -19,9 +19,10 @@ from llm_support import BANK, GOOD_ANSWER, llm_options, verdict
 
 from grader.bank.loader import load_bank
 from grader.cohort.provider_batch import BatchPlan, ProviderSummary, run_provider_batch
+from grader.cohort.provider_collect import PARALLEL_FROM
 from grader.cohort.provider_state import load_state
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX"), pytest.mark.slow]
 GOOD = verdict()
 
 
@@ -52,13 +53,46 @@ def in_process(server: FakeBatchServer, inputs: Path, out: Path, **plan: Any) ->
     )
 
 
-def kill_when(process: subprocess.Popen[str], ready: Any, timeout: float = 60) -> None:
+def children_of(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (none where there is no /proc)."""
+    found: list[int] = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split() if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if fields and fields[0] != "Z" and int(fields[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pids: list[int], grace: float = 5.0) -> list[int]:
+    """Those of `pids` still running after `grace` seconds (a zombie is not running)."""
+    deadline = time.monotonic() + grace
+    while True:
+        running = []
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                running.append(pid)
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.05)
+
+
+def kill_when(process: subprocess.Popen[str], ready: Any, timeout: float = 60) -> list[int]:
+    """SIGKILL `process` once `ready()`; the processes it had started by then."""
     deadline = time.monotonic() + timeout
     while not ready() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
+    children = children_of(process.pid)
     process.send_signal(signal.SIGKILL)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == -signal.SIGKILL, f"the run ended before it could be killed: {stderr}"
+    return children
 
 
 @pytest.mark.parametrize("moment", ["upload", "create"])
@@ -79,7 +113,7 @@ def test_killed_after_the_provider_took_it_but_before_the_state_knew(moment: str
 
 
 def test_killed_while_collecting_loses_and_repeats_nothing(tmp_path: Path) -> None:
-    count = 3000
+    count = PARALLEL_FROM + 200  # enough for the worker processes, which the kill must not leave behind
     inputs, out = write_inputs(tmp_path / "in.jsonl", count), tmp_path / "results.jsonl"
     with serve_batches(tmp_path / "provider", good) as server:
         assert in_process(server, inputs, out).submitted == count
@@ -92,10 +126,12 @@ def test_killed_while_collecting_loses_and_repeats_nothing(tmp_path: Path) -> No
             except FileNotFoundError:
                 return 0
 
-        kill_when(process, lambda: lines() >= 100)
+        workers = kill_when(process, lambda: lines() >= 50)
+        if sys.platform.startswith("linux"):  # where collecting forks workers (and /proc shows them)
+            assert workers and not alive(workers)  # they end with the killed run
         raw = out.read_bytes()
         before = [json.loads(line) for line in raw.splitlines()]  # every line whole
-        assert 100 <= len(before) < count and raw.endswith(b"\n")
+        assert 50 <= len(before) < count and raw.endswith(b"\n")
 
         summary = in_process(server, inputs, out)
         after = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
