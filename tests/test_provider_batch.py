@@ -147,6 +147,32 @@ def test_an_answer_awaited_is_never_submitted_again(server: FakeBatchServer, tmp
     assert len(server.batches) == 1
 
 
+def test_replies_for_answers_not_in_the_inputs_are_kept_until_a_run_has_them(
+    server: FakeBatchServer, tmp_path: Path
+) -> None:
+    both, first, second = tmp_path / "in.jsonl", tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    write_inputs(both, 4)
+    rows = both.read_text(encoding="utf-8").splitlines(keepends=True)
+    first.write_text("".join(rows[:2]), encoding="utf-8")
+    second.write_text("".join(rows[2:]), encoding="utf-8")
+    out = tmp_path / "results.jsonl"
+
+    def run(inputs: Path, wait: bool = True) -> Any:
+        plan = BatchPlan(wait=wait, poll_every=0.01)
+        return run_provider_batch(load_bank(BANK), [inputs], out, options(server), plan)
+
+    server.auto = False
+    assert run(first, wait=False).submitted == 2
+    assert run(second, wait=False).submitted == 2
+    server.finish()
+    collected = run(first)  # waits for nothing it cannot collect
+    assert collected.batch.graded == 2 and collected.kept == 2 and collected.pending == 0
+    assert not list(work_folder(out).iterdir())  # the kept replies live in the state file, not the result files
+    later = run(second)
+    assert later.batch.graded == 2 and later.submitted == 0 and later.pending == 0
+    assert len(server.batches) == 2 and {r["grade"]["method"] for r in lines(out)} == {"llm"}
+
+
 def test_the_cache_answers_a_second_results_file_without_a_request(server: FakeBatchServer, tmp_path: Path) -> None:
     grade_batch(server, tmp_path, count=3, wait=True, use_cache=True)
     batches = len(server.batches)

@@ -21,6 +21,7 @@ from grader.bank.loader import load_bank
 from grader.cohort.provider_batch import BatchPlan, ProviderSummary, run_provider_batch
 from grader.cohort.provider_collect import PARALLEL_FROM
 from grader.cohort.provider_state import load_state
+from grader.cohort.results import ResultsWriter
 
 pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX"), pytest.mark.slow]
 GOOD = verdict()
@@ -127,6 +128,8 @@ def test_killed_while_collecting_loses_and_repeats_nothing(tmp_path: Path) -> No
                 return 0
 
         workers = kill_when(process, lambda: lines() >= 50)
+        with ResultsWriter(out):  # the workers did not keep the results file locked
+            pass
         if sys.platform.startswith("linux"):  # where collecting forks workers (and /proc shows them)
             assert workers and not alive(workers)  # they end with the killed run
         raw = out.read_bytes()

@@ -30,12 +30,14 @@ from grader.cohort import llm_requests
 from grader.cohort.batch import BatchSummary, OnOutcome, Outcome, _Run, _Task
 from grader.cohort.inputs import Item, discover
 from grader.cohort.llm_requests import Request
-from grader.cohort.provider_collect import Collected, CollectJob, Collector, Part
+from grader.cohort.provider_collect import Collected, CollectJob, Collector, Part, hold
 from grader.cohort.provider_files import MAX_BYTES, MAX_REQUESTS, RequestFiles, Results, request_line
 from grader.cohort.provider_remote import Remote
 from grader.cohort.provider_state import (
+    HELD,
     KEY_CHARS,
     BatchRecord,
+    HeldReply,
     ItemRecord,
     load_state,
     new_run,
@@ -88,9 +90,9 @@ class ProviderSummary:
     awaited: int = 0  # answers in the inputs still awaited from the provider
     submitted: int = 0  # requests sent in new batches by this run
     batches_created: int = 0
-    pending: int = 0  # answers still awaited from the provider
+    pending: int = 0  # answers awaited from the provider
     resent: int = 0  # requests sent again (failed or expired) or repairs of unusable replies
-    orphaned: int = 0  # replies for answers no longer in the inputs (edited or removed), not used
+    kept: int = 0  # answers not in the inputs whose replies came back: kept in the state for a run that has them
     stale: int = 0  # replies to requests built otherwise (rubric or prompt changed since), not used
     malformed: int = 0  # lines of output files that could not be read
     cost_usd: float = 0.0  # of the grades written by this run, at batch prices
@@ -111,7 +113,7 @@ class ProviderSummary:
             batches_created=self.batches_created,
             pending=self.pending,
             resent=self.resent,
-            orphaned=self.orphaned,
+            kept=self.kept,
             stale=self.stale,
             malformed=self.malformed,
             cost_usd=round(self.cost_usd, 6),
@@ -183,9 +185,10 @@ class _Job:
         record = _settings_record(options, api)
         state = load_state(out)
         if state is not None and state.settings != record:
-            if state.items:
+            awaited = sum(1 for item in state.items.values() if any(i != HELD for _, i, _ in item.parts))
+            if awaited:
                 raise ConfigError(
-                    f"{state_path(out)}: {len(state.items):,} answers are awaited from batches sent with other "
+                    f"{state_path(out)}: {awaited:,} answers are awaited from batches sent with other "
                     f"settings (model {state.settings.get('model')}, {state.settings.get('samples')} samples, "
                     f"mode {state.settings.get('mode')}): collect them with those settings first (--cancel stops them "
                     "early), or use another --out"
@@ -198,12 +201,13 @@ class _Job:
         self.passes = 0
 
     def run(self, on_poll: OnPoll | None, started: float) -> None:
-        with Collector(self.bank, self.options, self.settings, self.plan.retry_failed) as self.collector:
+        workers_close = (self.writer.fileno(),)  # a forked worker must not keep the results file (and its lock)
+        with Collector(self.bank, self.options, self.settings, self.plan.retry_failed, workers_close) as self.collector:
             self.remote.submit_planned(self._submitted)  # left planned by a killed run
             self.remote.refresh()
             self._pass()
             self.remote.submit_planned(self._submitted)
-            while self.plan.wait and self.state.items:
+            while self.plan.wait and self._awaiting():
                 if on_poll is not None:
                     on_poll(self._poll(started))
                 time.sleep(self.plan.poll_every)
@@ -212,9 +216,13 @@ class _Job:
                     self.remote.submit_planned(self._submitted)
         if on_poll is not None and self.plan.wait:
             on_poll(self._poll(started))
-        self.summary.pending = len(self.state.items)
+        self.summary.pending = self._awaiting()
         self.summary.awaited = sum(1 for key in self.seen if key in self.state.items)
         self.summary.open_batches = [b for b in self.state.batches if b.batch_id and not b.collected]
+
+    def _awaiting(self) -> int:
+        """Answers with requests the provider has not answered yet (not those whose replies are all kept)."""
+        return sum(1 for record in self.state.items.values() if any(i != HELD for _, i, _ in record.parts))
 
     def _submitted(self, record: BatchRecord) -> None:
         self.summary.submitted += record.requests
@@ -264,7 +272,7 @@ class _Job:
             except BaseException:
                 self.files.discard()
                 raise
-        self._drop_orphans()
+        self._keep_absent()
         planned_at = time.time()
         for done in self.files.close():
             self.state.batches.append(
@@ -292,7 +300,7 @@ class _Job:
             record = self.state.items.get(task.key)
             if record is None:
                 new.append(task)
-            elif all(id(self.state.batches[index]) in self.ready for _, index, _ in record.parts):
+            elif self._back(record):
                 back.append((task, self._job(task, record)))
         back.sort(key=lambda pair: pair[1].question_id)  # one rubric's answers together: its tables stay in cache
         tasks = {task.key: task for task, _ in back}
@@ -300,14 +308,25 @@ class _Job:
             self._apply(tasks[done.key], done)
         self._plan_or_reuse(new)
 
+    def _back(self, record: ItemRecord) -> bool:
+        """Whether every part of an awaited answer has come back (or is held)."""
+        return all(index == HELD or id(self.state.batches[index]) in self.ready for _, index, _ in record.parts)
+
     def _job(self, task: _Task, record: ItemRecord) -> CollectJob:
+        answer = task.item.answer or ""
+        return CollectJob(task.key, task.question.id, answer, record.request_key, self._parts(task.key, record))
+
+    def _parts(self, key: str, record: ItemRecord) -> dict[str, Part]:
         parts = {}
+        held = self.state.held.get(key, {})
         for part, index, sent in record.parts:
+            if index == HELD:
+                parts[part] = Part(None, "held", None, sent, held.get(part) or HeldReply(error="lost", failed=True))
+                continue
             batch = self.state.batches[index]
-            where = self.results.where(f"{task.key}:{part}")
+            where = self.results.where(f"{key}:{part}")
             parts[part] = Part(where, batch.status, batch.errors[0] if batch.errors else None, sent)
-        held = self.state.held.get(task.key, {})
-        return CollectJob(task.key, task.question.id, task.item.answer or "", record.request_key, parts, held)
+        return parts
 
     def _apply(self, task: _Task, done: Collected) -> None:
         record = self.state.items[task.key]
@@ -324,9 +343,8 @@ class _Job:
             self._forget(task.key)
             self._plan(task)
         else:
-            self.state.held[task.key] = done.held
             self.summary.resent += len(done.requests)
-            self._send(task, done.requests, record.request_key, done.sends)
+            self._send(task, done.requests, record.request_key, done.sends, done.held)
 
     def _plan_or_reuse(self, tasks: list[_Task]) -> None:
         """Write the cached grades of `tasks`, plan requests for the others."""
@@ -348,12 +366,19 @@ class _Job:
         first = llm_requests.first_requests(task.question, task.rubric, answer, self.settings, self.options.samples)
         self._send(task, first, key, {})
 
-    def _send(self, task: _Task, requests: list[Request], request_key: str, sends: dict[str, int]) -> None:
+    def _send(
+        self, task: _Task, requests: list[Request], request_key: str, sends: dict[str, int],
+        held: dict[str, HeldReply] | None = None,
+    ) -> None:
+        """Plan `requests` for an answer (the outcomes of its other parts `held` meanwhile)."""
         lines = [
             request_line(f"{task.key}:{r.part}", self.api.url, dict(r.body, model=self.api.model)) for r in requests
         ]
         index = self.base + self.files.add(lines)
         parts = tuple((r.part, index, sends.get(r.part, 0) + 1) for r in requests)
+        if held:
+            parts += tuple((part, HELD, 0) for part in held)
+            self.state.held[task.key] = held
         self.state.items[task.key] = ItemRecord(request_key[:KEY_CHARS], parts)
 
     def _write(self, task: _Task, grade: Grade) -> None:
@@ -380,13 +405,23 @@ class _Job:
         self.state.items.pop(key, None)
         self.state.held.pop(key, None)
 
-    def _drop_orphans(self) -> None:
-        """Answers awaited only from collected batches but not in the inputs: already graded, or edited or
-        removed since they were sent (their replies cannot be checked without their text)."""
+    def _keep_absent(self) -> None:
+        """Answers whose replies came back but which are not in these inputs: forgotten when `out` has their
+        grade; else their replies are kept in the state for a run whose inputs have them (an answer edited since
+        it was sent never comes back: its new text is a new answer)."""
         for key in [k for k in self.state.items if k not in self.seen]:
-            if all(id(self.state.batches[index]) in self.ready for _, index, _ in self.state.items[key].parts):
-                self.summary.orphaned += key not in self.graded
+            record = self.state.items[key]
+            if not self._back(record) or all(index == HELD for _, index, _ in record.parts):
+                continue
+            if key in self.graded:
                 self._forget(key)
+                continue
+            self.summary.kept += 1
+            held = self.state.held.setdefault(key, {})
+            for part, got in self._parts(key, record).items():
+                if got.held is None:
+                    held[part] = hold(got, self.settings)
+            self.state.items[key] = record._replace(parts=tuple((p, HELD, sent) for p, _, sent in record.parts))
 
     # --- the LLM cache ------------------------------------------------------------------------------------
 

@@ -48,13 +48,14 @@ Where = tuple[str, int, int]  # a result line: file, offset, length
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    """What came back for one request of an answer: where its result line is (None: nowhere), how its batch
-    ended, and how many times it was sent."""
+    """What came back for one request of an answer: its outcome kept in the state (`held`), or where its result
+    line is (None: nowhere) and how its batch ended; and how many times it was sent."""
 
     where: Where | None
     batch_status: str
     batch_error: str | None
     sent: int
+    held: HeldReply | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,6 @@ class CollectJob:
     answer: str
     request_key: str  # the start of the LLM cache key its requests were built with
     parts: dict[str, Part]
-    held: dict[str, HeldReply]
 
 
 @dataclass(slots=True)
@@ -80,7 +80,7 @@ class Collected:
     error: Exception | None = None
     requests: list[Request] = field(default_factory=list)
     sends: dict[str, int] = field(default_factory=dict)  # times already sent, for parts sent again
-    held: dict[str, HeldReply] = field(default_factory=dict)
+    held: dict[str, HeldReply] = field(default_factory=dict)  # the other parts' outcomes, kept meanwhile
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +105,6 @@ def collect_answer(
             sends[part] = got.sent  # left out: settle asks for it again
             continue
         replies[part] = value.error if isinstance(value, _Failed) else value
-    for part, held in job.held.items():
-        replies.setdefault(part, LLMError(held.error) if held.error is not None else _reply_of(held))
     try:
         outcome = llm_requests.settle(question, rubric, job.answer, options, replies)
     except LLMError as exc:  # no fallback allowed: an error line, as online
@@ -120,7 +118,19 @@ def collect_answer(
     return Collected(job.key, "resend", requests=outcome, sends=sends, held=held), None
 
 
-def _reply(got: Part, settings: LLMSettings) -> Reply | _Failed:
+def hold(got: Part, settings: LLMSettings) -> HeldReply:
+    """A part's outcome, to keep in the state until its answer is collected."""
+    value = _reply(got, settings)
+    if isinstance(value, _Failed):
+        return HeldReply(error=str(value.error), failed=True)
+    return _held(value)  # a reply, or a final failure
+
+
+def _reply(got: Part, settings: LLMSettings) -> Reply | _Failed | LLMError:
+    if got.held is not None:
+        if got.held.error is None:
+            return _reply_of(got.held)
+        return _Failed(LLMError(got.held.error)) if got.held.failed else LLMError(got.held.error)
     if got.where is None:
         if got.batch_status == "failed":
             detail = f": {got.batch_error}" if got.batch_error else ""
@@ -185,9 +195,10 @@ class Collector:
 
     def __init__(
         self, bank: Bank, options: pipeline.GradeOptions, settings: LLMSettings, retry_failed: bool,
-        workers: int | None = None,
+        close_in_workers: tuple[int, ...] = (), workers: int | None = None,
     ) -> None:
         self._context = _Context(bank, options, settings, retry_failed)
+        self._close = close_in_workers  # descriptors the workers inherit but must not keep
         self.workers = workers if workers is not None else len(os.sched_getaffinity(0)) if _can_fork() else 1
         self._pool: Any = None
 
@@ -226,10 +237,16 @@ class Collector:
         global _WORKER_CONTEXT
         _WORKER_CONTEXT = self._context  # inherited by the forked workers, never pickled
         _close_files()  # each worker opens the result files it reads
-        self._pool = multiprocessing.get_context("fork").Pool(self.workers)
+        self._pool = multiprocessing.get_context("fork").Pool(self.workers, _close_inherited, (self._close,))
 
 
 _WORKER_CONTEXT: _Context | None = None
+
+
+def _close_inherited(fds: tuple[int, ...]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _work(chunk: list[CollectJob]) -> list[Collected]:

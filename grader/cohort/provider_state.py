@@ -4,7 +4,8 @@
 submitted, then collected) and, for every answer still awaited, the parts asked for and where: the batch each
 part is in and how many times it was sent, plus a hash of the answer's first request (a reply to a request built
 otherwise is never used). Replies that already came for an answer whose other parts are still awaited (a repair,
-a retry) are held here too. A collected answer leaves the state: its grade is in the results file.
+a retry), or for an answer the run that collected its batch did not have in its inputs, are held here too, until
+a run collects the answer. A collected answer leaves the state: its grade is in the results file.
 
 The file is replaced atomically (written beside, fsync'ed, renamed, the folder fsync'ed), so a kill at any
 moment leaves the old state or the new one. The working folder `results.jsonl.batches/` holds request files
@@ -29,6 +30,7 @@ FOLDER_SUFFIX = ".batches"
 STATE_VERSION = 1
 
 KEY_CHARS = 32
+HELD = -1  # the batch index of a part whose outcome is kept in ProviderState.held
 
 
 class BatchRecord(BaseModel):
@@ -60,11 +62,13 @@ class ItemRecord(NamedTuple):
     """An answer with requests outstanding (a tuple: a cohort awaits 100,000 of them)."""
 
     request_key: str  # the start of the answer's LLM cache key when it was sent (KEY_CHARS hex digits)
-    parts: tuple[tuple[str, int, int], ...]  # (part, index of its batch in ProviderState.batches, times sent)
+    parts: tuple[tuple[str, int, int], ...]  # (part, index of its batch in ProviderState.batches or HELD, times sent)
 
 
 class HeldReply(BaseModel):
-    """A reply (or a final failure) kept while the answer's other parts are awaited."""
+    """A part's outcome kept in the state: a reply, a final failure (`error`), or a failure the provider may
+    still make good (`error` and `failed`: sent again with --retry-failed). Kept while the answer's other parts
+    are awaited, or until a run whose inputs hold the answer collects it."""
 
     content: str | None = None
     prompt_tokens: int = 0
@@ -72,6 +76,7 @@ class HeldReply(BaseModel):
     cost_usd: float = 0.0
     finish_reason: str | None = None
     error: str | None = None
+    failed: bool = False
 
 
 class ProviderState(BaseModel):
