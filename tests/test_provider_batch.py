@@ -488,3 +488,19 @@ def test_the_litellm_batch_functions_drive_the_same_round_trip(server: FakeBatch
     summary = grade_batch(server, tmp_path, count=3, wait=True, client="litellm")
     assert summary.batch.graded == 3 and summary.batch.fallbacks == 0 and len(server.batches) == 1
     assert "GET /batches/" + next(iter(server.batches)) in server.calls
+
+
+def test_the_cache_reads_and_writes_many_grades_at_once(tmp_path: Path) -> None:
+    from grader.llm.cache import GradeCache
+    from grader.models import Grade, Usage
+
+    _, rubric = question_and_rubric()
+    grade = pipeline.grade_by_keywords(rubric, GOOD_ANSWER).model_copy(
+        update={"usage": Usage(prompt_tokens=10, completion_tokens=5, cost_usd=0.5), "method": "llm"}
+    )
+    cache = GradeCache(tmp_path / "cache.sqlite3")
+    cache.put_many([(f"k{i}", grade) for i in range(1200)])  # more keys than one query binds
+    found = cache.get_many([f"k{i}" for i in range(0, 1300, 3)])
+    assert sorted(found) == sorted(f"k{i}" for i in range(0, 1200, 3))
+    assert isinstance(found["k0"], Grade) and found["k0"].usage.cached and found["k0"].usage.cost_usd == 0.0
+    assert cache.get("k3") == found["k3"]

@@ -9,6 +9,16 @@ reconciliation, the fallback). When the online path changes, only this module fo
 
 One answer may need several requests: one per sample, and a repair request after an unusable reply. Each has a
 `part` name unique within the answer (`0`, `1`, `0r`, ...), so the request's custom id is `<item key>:<part>`.
+A grader that splits a rubric into several requests (or halves one cut off at the token limit) fits the same
+shape: more parts, the replay in `settle` asking for what it would send next.
+
+What is borrowed, to re-point when the online path changes: `first_requests` = `build_messages`, `reply_schema`,
+`_budgeted`, `client._sdk_request` (the body `grade answer` posts); `request_key` = `pipeline._open_cache`;
+`reply_from` = `client._completion_reply`; `settle` = `grader._conversation` replayed per sample, `_check`,
+`_combine`, then `pipeline.grade_by_keywords` / `answer_flags` / `_fall_back` / `_reconcile` as
+`pipeline.grade_answer` does; `from_cache` = the cache-hit branch of `pipeline.grade_answer`. Tests hold the seam
+to the online path: the uploaded body equals the one the online path posts, a batch grade equals the online grade
+for the same reply, a repair request equals the online one (tests/test_provider_batch.py).
 """
 
 from __future__ import annotations
