@@ -18,6 +18,10 @@ as the only message) written as JSONL to a file; and the CPU time an answer of t
 reply (`llm_requests.settle` on 2,000 answers in this process), which collecting cannot go below.
 
 Targets (issue 16): submit under 60 s and 300 MB on one core; collect under 60 s.
+
+Measured (2 shared cores, load average 3-6, 100,000 answers): submit 70.5 s wall, 46.3 s CPU (0.46 ms an answer),
+peak RSS 168 MB, 26x the json.dumps baseline (2.7 s); collect 340 s wall on 2 cores, 213 s CPU (2.13 ms an
+answer, 1.06x the online check alone, 2.0 ms). Collecting is bound by the online path's check of each reply.
 """
 
 from __future__ import annotations

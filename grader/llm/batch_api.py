@@ -152,14 +152,18 @@ class OpenAIBatches(BatchAPI):
         args = _sdk_client_args(settings)
         args["max_retries"] = settings.max_retries
         key = tuple(sorted(args.items()))
-        if key not in _CLIENTS:
-            import openai
-
-            _CLIENTS[key] = openai.OpenAI(**args)
-        self._client = _CLIENTS[key]
         self.model = model
         self.where = describe_endpoint(settings.api_base, settings.model)
         self._timeout = settings.timeout
+        if key not in _CLIENTS:
+            import openai
+
+            try:
+                _CLIENTS[key] = openai.OpenAI(**args)
+            except openai.OpenAIError as exc:  # no key in the environment, mostly
+                reason = classify(exc, where=self.where, timeout=self._timeout).reason
+                raise ConfigError(f"{settings.model}: {reason}") from None
+        self._client = _CLIENTS[key]
 
     def upload(self, path: Path, name: str) -> str:
         client = self._client.with_options(max_retries=0)  # a retry must reopen the file: done here
