@@ -126,8 +126,9 @@ def test_submit_returns_at_once_then_the_same_command_collects(
     assert state is not None and state.batches[0].batch_id in server.batches and len(state.items) == 5
     assert not (tmp_path / "results.jsonl").read_text()
 
-    code, summary = cli(runner, server, tmp_path, "--provider-batch", "--wait")
+    code, summary = cli(runner, server, tmp_path, "--provider-batch", "--wait", "-r", str(tmp_path / "report.md"))
     assert code == EXIT_OK and summary["graded"] == 5 and summary["pending"] == 0 and summary["submitted"] == 0
+    assert "deploy-1" in (tmp_path / "report.md").read_text(encoding="utf-8")
     graded = lines(tmp_path / "results.jsonl")
     assert {r["grade"]["method"] for r in graded} == {"llm"} and {r["grade"]["score"] for r in graded} == {10.0}
     assert not load_state(tmp_path / "results.jsonl").items  # type: ignore[union-attr]

@@ -166,10 +166,8 @@ def batch(
     )
     flags = provider.Flags(provider_batch, wait, status, cancel, retry_failed, poll)
     if flags.any():
-        with verbose_exchanges(err, verbose):
-            provider_summary = provider.run(ctx, flags, inputs, results, options, quiet, json_output)
-        _reports(ctx, results, reports, no_overrides)
-        raise typer.Exit(provider.show_summary(provider_summary, quiet, json_output))
+        raise typer.Exit(provider.command(ctx, flags, inputs, results, options, quiet, json_output, reports or [],
+                                          no_overrides))
     bank = state(ctx).bank()
     show_progress = not quiet and err.is_terminal
     progress = _progress(count_items(inputs)) if show_progress else None
@@ -185,7 +183,13 @@ def batch(
     finally:
         if progress is not None:
             progress.stop()
-    _reports(ctx, results, reports, no_overrides)
+    if reports:
+        from grader.cohort.coverage import load_cohort
+
+        cohort = load_cohort(results, overrides=not no_overrides)
+        context = report_context(ctx, results)
+        for report in reports:
+            _write_report(cohort, report, context)
     if json_output:
         write_json(json.dumps(summary.as_dict(), indent=2))
     elif not quiet:
@@ -275,16 +279,6 @@ def _check_paths(inputs: list[Path], results: Path, reports: list[Path]) -> None
         for report in reports:
             if report_format(report) is None:
                 fail(f"{report}: unknown report format; use .html, .md, .csv or gradebook.csv", EXIT_USAGE)
-
-
-def _reports(ctx: typer.Context, results: Path, reports: list[Path] | None, no_overrides: bool) -> None:
-    if reports:
-        from grader.cohort.coverage import load_cohort
-
-        cohort = load_cohort(results, overrides=not no_overrides)
-        context = report_context(ctx, results)
-        for report in reports:
-            _write_report(cohort, report, context)
 
 
 def _write_report(cohort: Cohort, report: Path, context: ReportContext) -> None:

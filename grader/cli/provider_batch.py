@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from grader.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, err, fail, out, state, write_json
+from grader.cli.common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, err, fail, out, report_context, state, write_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,6 +36,30 @@ class Flags:
         return self.provider_batch or self.wait or self.status or self.cancel or self.retry_failed
 
 
+def command(
+    ctx: typer.Context,
+    flags: Flags,
+    inputs: list[Path],
+    results: Path,
+    options: GradeOptions,
+    quiet: bool,
+    json_output: bool,
+    reports: list[Path],
+    no_overrides: bool,
+) -> int:
+    """The provider-batch variant of `grade batch`: run, write the reports, show the summary; the exit code."""
+    summary = run(ctx, flags, inputs, results, options, quiet, json_output)
+    if reports:
+        from grader.cli.batch import _write_report
+        from grader.cohort.coverage import load_cohort
+
+        cohort = load_cohort(results, overrides=not no_overrides)
+        context = report_context(ctx, results)
+        for report in reports:
+            _write_report(cohort, report, context)
+    return show_summary(summary, quiet, json_output)
+
+
 def run(
     ctx: typer.Context,
     flags: Flags,
@@ -44,9 +68,8 @@ def run(
     options: GradeOptions,
     quiet: bool,
     json_output: bool,
-) -> Any:
-    """Run the provider-batch variant of `grade batch`; returns the summary (reports are written by the caller)
-    or exits for --status and --cancel."""
+) -> ProviderSummary:
+    """Run the provider-batch variant of `grade batch` (exits for --status and --cancel)."""
     if not flags.provider_batch:
         used = [name for name, on in (("--wait", flags.wait), ("--status", flags.status), ("--cancel", flags.cancel),
                                       ("--retry-failed", flags.retry_failed)) if on]
