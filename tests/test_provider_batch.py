@@ -182,6 +182,7 @@ def test_the_cache_answers_a_second_results_file_without_a_request(server: FakeB
         load_bank(BANK), [tmp_path / "in.jsonl"], other, options(server, use_cache=True), BatchPlan()
     )
     assert summary.batch.graded == 3 and summary.submitted == 0 and len(server.batches) == batches
+    assert not state_path(other).exists()  # nothing was sent: no state file
     assert all(r["grade"]["usage"]["cached"] for r in lines(other))
 
 

@@ -285,7 +285,8 @@ class _Job:
         for record in ready:
             record.collected = True
         self.writer.fsync()
-        self.remote.save()
+        if self.state.batches or self.state.items or state_path(self.out).exists():  # no state for nothing sent
+            self.remote.save()
         for record in ready:
             self.remote.forget_results(record)
 
