@@ -387,9 +387,12 @@ def test_a_batch_created_but_not_recorded_is_found_again(
     state = load_state(tmp_path / "results.jsonl")
     assert state is not None and state.batches[0].status == "planned" and state.batches[0].batch_id is None
     monkeypatch.setattr(OpenAIBatches, "create", real)
+    stray = work_folder(tmp_path / "results.jsonl") / "grader-left-by-a-killed-pass-0.jsonl"
+    stray.write_text("{}\n")
     summary = grade_batch(server, tmp_path, wait=True)
     assert len(server.batches) == 1 and len(server.uploads) == 1
     assert summary.batch.graded == 3
+    assert not stray.exists()  # a file the state does not know is removed
 
 
 def test_a_damaged_state_file_is_left_alone(runner: CliRunner, server: FakeBatchServer, tmp_path: Path) -> None:

@@ -203,6 +203,7 @@ class _Job:
     def run(self, on_poll: OnPoll | None, started: float) -> None:
         workers_close = (self.writer.fileno(),)  # a forked worker must not keep the results file (and its lock)
         with Collector(self.bank, self.options, self.settings, self.plan.retry_failed, workers_close) as self.collector:
+            self.remote.tidy()
             self.remote.submit_planned(self._submitted)  # left planned by a killed run
             self.remote.refresh()
             self._pass()

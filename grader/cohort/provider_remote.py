@@ -106,6 +106,20 @@ class Remote:
             del self.state.items[key]
             self.state.held.pop(key, None)
 
+    def tidy(self) -> None:
+        """Remove what a killed run left in the working folder that the state does not know: request files it
+        planned but never recorded, partial downloads."""
+        if not self.folder.is_dir():
+            return
+        wanted = {r.name for r in self.state.batches if r.status == "planned"}
+        for record in self.state.batches:
+            if record.downloaded and not record.collected:
+                wanted.update(p.name for p in self.result_paths(record))
+        for path in self.folder.iterdir():
+            if path.name not in wanted and path.is_file():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
     # --- following ----------------------------------------------------------------------------------------
 
     def refresh(self) -> bool:
