@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from grader.keyword.text import FUNCTION_WORDS, analyse, phrase_stems, phrase_words
 from grader.llm.prompt import find_markers
@@ -29,7 +30,12 @@ class Passage:
     start: int
     end: int
     text: str  # as the candidate wrote it
-    content: tuple[str, ...]  # stems of the words that are not function words, in order
+
+    @cached_property
+    def content(self) -> tuple[str, ...]:
+        """Stems of the words that are not function words, in order (computed when a check first needs them: only
+        cited passages are checked)."""
+        return content_stems(self.text)
 
 
 def split_passages(answer: str) -> tuple[Passage, ...]:
@@ -46,7 +52,7 @@ def split_passages(answer: str) -> tuple[Passage, ...]:
     while len(pieces) > MAX_PASSAGES:
         pieces = [(pair[0][0], pair[-1][1]) for pair in (pieces[i : i + 2] for i in range(0, len(pieces), 2))]
     return tuple(
-        Passage(f"S{n}", start, end, answer[start:end], content_stems(answer[start:end]))
+        Passage(f"S{n}", start, end, answer[start:end])
         for n, (start, end) in enumerate(pieces, start=1)
     )
 
