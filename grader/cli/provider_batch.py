@@ -129,7 +129,7 @@ def _summary_view(summary: ProviderSummary) -> Any:
         batches = "batch" if summary.batches_created == 1 else "batches"
         parts.append(Text(f"submitted {summary.submitted:,} requests in {summary.batches_created} {batches}"))
     notes = [
-        (summary.resent, "requests sent again (failed, expired, or a repair of an unusable reply)"),
+        (summary.resent, "requests sent after the first (failed or expired, repairs, halves, next chunks)"),
         (summary.kept, "replies for answers not in these inputs were kept for a run that has them"),
         (summary.stale, "replies to requests built otherwise (rubric or prompt changed) were not used"),
         (summary.malformed, "lines of the provider's result files could not be read"),

@@ -91,7 +91,7 @@ class ProviderSummary:
     submitted: int = 0  # requests sent in new batches by this run
     batches_created: int = 0
     pending: int = 0  # answers awaited from the provider
-    resent: int = 0  # requests sent again (failed or expired) or repairs of unusable replies
+    resent: int = 0  # requests sent after the first: failed or expired ones again, repairs, halves, next chunks
     kept: int = 0  # answers not in the inputs whose replies came back: kept in the state for a run that has them
     stale: int = 0  # replies to requests built otherwise (rubric or prompt changed since), not used
     malformed: int = 0  # lines of output files that could not be read

@@ -1,13 +1,14 @@
 """Collecting answers from a provider batch's results: one answer at a time, or many on worker processes.
 
 `collect_answer` turns what the provider returned for one answer's requests into what to do with it: a grade to
-write (and cache), an LLM error line, requests to send again (a failed or expired request with `retry_failed`, a
-repair of an unusable reply: what the online path would send next), or "stale" (the request was built for another
-rubric, prompt or setting than the answer would get now). It reads a result line as the online path reads a
-reply and grades with the online path's own conversation, replayed (`llm_requests`).
+write (and cache), an LLM error line, requests to send (a failed or expired request again with `retry_failed`;
+what the online conversation asks next: a repair of an unusable reply, halves of a cut-off one, the next chunk or
+response format), or "stale" (the requests were built for another rubric, prompt or setting than the answer would
+get now). It reads a result line as the online path reads a reply and grades with the online path's own
+conversation, replayed (`llm_requests`).
 
-Checking a reply costs what grading online costs in CPU once the model has answered (parsing, evidence checks,
-the keyword grader's flags): a few milliseconds an answer. `Collector` hands large collections to forked worker
+Collecting an answer costs about what grading it online costs in CPU, network aside (the conversation, parsing,
+evidence checks, the keyword grader's flags and witness): a few milliseconds an answer. `Collector` hands large collections to forked worker
 processes, one per core, in chunks; each worker reads its answers' result lines itself, builds the grade's JSON
 and stores the model's grades in the LLM cache, so the parent only reads the inputs and appends lines. Small
 collections, and platforms without a safe fork, run in this process.
