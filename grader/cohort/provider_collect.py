@@ -8,10 +8,10 @@ get now). It reads a result line as the online path reads a reply and grades wit
 conversation, replayed (`llm_requests`).
 
 Collecting an answer costs about what grading it online costs in CPU, network aside (the conversation, parsing,
-evidence checks, the keyword grader's flags and witness): a few milliseconds an answer. `Collector` hands large collections to forked worker
-processes, one per core, in chunks; each worker reads its answers' result lines itself, builds the grade's JSON
-and stores the model's grades in the LLM cache, so the parent only reads the inputs and appends lines. Small
-collections, and platforms without a safe fork, run in this process.
+evidence checks, the keyword grader's flags and witness): a few milliseconds an answer. `Collector` hands large
+collections to forked worker processes, one per core, in chunks; each worker reads its answers' result lines
+itself, builds the grade's JSON and stores the model's grades in the LLM cache, so the parent only reads the
+inputs and appends lines. Small collections, and platforms without a safe fork, run in this process.
 """
 
 from __future__ import annotations
