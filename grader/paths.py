@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from pathlib import Path
 
 HOME_ENV = "GRADER_HOME"
@@ -19,11 +20,22 @@ def grader_home() -> Path:
     """`GRADER_HOME`, else the platform's application directory for grader."""
     configured = os.environ.get(HOME_ENV)
     if configured:
-        return Path(configured).expanduser()
+        return _expanded(configured, os.environ.get("HOME"))
     if _default_home is not None:
         return _default_home
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "grader"
+    return _config_home(os.environ.get("XDG_CONFIG_HOME"), os.environ.get("HOME"))
+
+
+# Paths by the variables they are made from: the LLM path asks for its files once or twice an answer, and making a
+# Path costs some 20 microseconds.
+@lru_cache(maxsize=8)
+def _expanded(configured: str, home: str | None) -> Path:
+    return Path(configured).expanduser()
+
+
+@lru_cache(maxsize=8)
+def _config_home(xdg: str | None, home: str | None) -> Path:
+    return Path(xdg or str(Path.home() / ".config")) / "grader"
 
 
 def ensure_home() -> Path:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from grader.cli import provider_batch as provider
 from grader.cli.common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 
 
 OUTPUT_PANEL = "Output"
+PROVIDER_PANEL = provider.PANEL
 EXIT_FOR_STATUS = {"ok": EXIT_OK, "partial": EXIT_PARTIAL, "failed": EXIT_FAILURE, "empty": EXIT_FAILURE}
 
 
@@ -119,6 +121,36 @@ def batch(
     fallback: FallbackOption = None,
     config: ConfigOption = None,
     verbose: VerboseOption = False,
+    provider_batch: Annotated[
+        bool,
+        typer.Option(
+            "--provider-batch",
+            help="Send the answers through the provider's batch API; run the same command again to collect.",
+            rich_help_panel=PROVIDER_PANEL,
+        ),
+    ] = False,
+    wait: Annotated[
+        bool, typer.Option(help="Wait for the provider's batches and collect them.", rich_help_panel=PROVIDER_PANEL)
+    ] = False,
+    status: Annotated[
+        bool, typer.Option("--status", help="Show the provider's batches, then exit.", rich_help_panel=PROVIDER_PANEL)
+    ] = False,
+    cancel: Annotated[
+        bool, typer.Option("--cancel", help="Cancel the open batches, then exit.", rich_help_panel=PROVIDER_PANEL)
+    ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Send failed or expired requests again instead of falling back to keywords.",
+            rich_help_panel=PROVIDER_PANEL,
+        ),
+    ] = False,
+    poll: Annotated[
+        float,
+        typer.Option(min=0.01, metavar="SECONDS", help="Seconds between polls with --wait.",
+                     rich_help_panel=PROVIDER_PANEL),
+    ] = 30.0,
 ) -> None:
     """Grade every answer in INPUTS into a results file; run it again to resume where it stopped.
 
@@ -140,6 +172,10 @@ def batch(
         fallback=fallback,
         config=config,
     )
+    flags = provider.Flags(provider_batch, wait, status, cancel, retry_failed, poll)
+    if flags.any():
+        raise typer.Exit(provider.command(ctx, flags, inputs, results, options, quiet, json_output, reports or [],
+                                          no_overrides))
     bank = state(ctx).bank()
     show_progress = not quiet and err.is_terminal
     progress = _progress(count_items(inputs, follow_symlinks=follow_symlinks)) if show_progress else None

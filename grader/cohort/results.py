@@ -218,6 +218,9 @@ class ResultsWriter:
         ):
             self.fsync()
 
+    def fileno(self) -> int:
+        return self._fd
+
     def fsync(self) -> None:
         """Flush the lines written so far to the disk (safe to call from another thread)."""
         if self._fd >= 0 and self.unsynced:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import islice
 
 from grader.keyword.lexicon import ASCII_WORD, FUNCTION_WORDS, QUOTES, SINGLE_STEM, WORD, expand
@@ -166,11 +167,19 @@ def _is_explanatory_row(words: list[str], text: str, start: int, end: int) -> bo
 def analyse(text: str) -> Document:
     """Tokenise, stem and split `text` into sentences (offsets into the original string are kept).
 
+    The last few texts are remembered (the LLM path splits an answer into passages and grades it by keywords, each
+    from the same analysis); callers only read a Document.
+
     Structure is read as people write it: each row of a table (`a | b | c` lines) and each line of a fenced code
     block is a sentence of its own. A table row with content in its cells is an explanation; a header or a row of
     single terms, like any bare list of terms, is list-like; code is list-like (a term in code shows the term,
     not an explanation of it).
     """
+    return _analyse(text)
+
+
+@lru_cache(maxsize=8)
+def _analyse(text: str) -> Document:
     lowered = _lower_in_place(text.translate(QUOTES))
     stems: list[str] = []
     words: list[str] = []

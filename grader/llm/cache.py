@@ -14,6 +14,7 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -25,6 +26,7 @@ CACHE_FILE = "llm-cache.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
 # The modules whose code shapes an LLM grade, relative to the package: a change to any of them is a new key.
 GRADING_SOURCES = ("scoring.py", "feedback.py", "models.py", "flags.py", "llm", "keyword")
+MANY = 500  # keys per query in get_many (SQLite binds at most 999 parameters in older builds)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS llm_grades (
     key TEXT PRIMARY KEY,
@@ -127,12 +129,49 @@ class GradeCache:
             connection.close()
         if row is None:
             return None
+        return _cached(row[0])
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Grade]:
+        """`get` for many keys over one connection: the grades found, by key."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, Grade] = {}
+        if not wanted:
+            return found
+        connection = connect(self.path, _SCHEMA)
         try:
-            grade = Grade.model_validate_json(row[0])
-        except ValueError:
-            return None  # written by an incompatible version: treat as a miss
-        usage = grade.usage.model_copy(update={"cached": True, "cost_usd": 0.0}) if grade.usage else None
-        return grade.model_copy(update={"usage": usage})
+            for start in range(0, len(wanted), MANY):
+                chunk = wanted[start : start + MANY]
+                marks = ",".join("?" * len(chunk))
+                for key, text in connection.execute(
+                    f"SELECT key, grade FROM llm_grades WHERE key IN ({marks})", chunk
+                ).fetchall():
+                    grade = _cached(text)
+                    if grade is not None:
+                        found[key] = grade
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot read the LLM cache {self.path}: {exc}") from exc
+        finally:
+            connection.close()
+        return found
+
+    def put_many(self, grades: Iterable[tuple[str, Grade]]) -> None:
+        """`put` for many grades in one transaction."""
+        rows = [(key, g.model or "", code_version()[:16], time.time(), g.model_dump_json()) for key, g in grades]
+        if not rows:
+            return
+        connection = connect(self.path, _SCHEMA)
+        try:
+            with connection:
+                connection.execute("BEGIN")
+                connection.executemany(
+                    "INSERT OR REPLACE INTO llm_grades (key, model, prompt_version, created, grade)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot write the LLM cache {self.path}: {exc}") from exc
+        finally:
+            connection.close()
 
     def put(self, key: str, grade: Grade) -> None:
         connection = connect(self.path, _SCHEMA)
@@ -146,3 +185,13 @@ class GradeCache:
             raise StorageError(f"cannot write the LLM cache {self.path}: {exc}") from exc
         finally:
             connection.close()
+
+
+def _cached(text: str) -> Grade | None:
+    """A stored grade, marked as cached and free; None when it was written by an incompatible version."""
+    try:
+        grade = Grade.model_validate_json(text)
+    except ValueError:
+        return None
+    usage = grade.usage.model_copy(update={"cached": True, "cost_usd": 0.0}) if grade.usage else None
+    return grade.model_copy(update={"usage": usage})

@@ -11,8 +11,9 @@ received is counted in the `Spend`, the unusable ones too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from grader.errors import LLMError
 from grader.llm.capabilities import ModelNotes
@@ -43,6 +44,9 @@ MAX_ECHO = 4000  # characters of a broken reply shown back to the model
 EXCHANGES = logging.getLogger("grader.llm.exchange")
 
 Progress = Callable[[int, int], None]  # (verdicts received, verdicts to receive) over every sample
+# How a request is sent: `client.acomplete`, or a stand-in with its signature and errors (the provider-batch path
+# replays recorded replies through it: grader/cohort/llm_requests.py).
+Send = Callable[[LLMSettings, list[dict[str, str]], dict[str, Any] | None], Awaitable[Reply]]
 
 
 @dataclass
@@ -63,7 +67,8 @@ class Spend:
 
 @dataclass
 class Conversation:
-    """What every request about one answer shares, and the running count behind `progress`."""
+    """What every request about one answer shares, and the running count behind `progress`. `send` makes each
+    request; `notes` is what the model is known to accept (by default the remembered `ModelNotes`)."""
 
     question: Question
     rubric: Rubric
@@ -74,10 +79,13 @@ class Conversation:
     total: int = 0
     done: int = 0
     slowed: bool = False  # a request has timed out and been asked again in halves
+    send: Send = acomplete
+    notes: ModelNotes | None = None  # None: the remembered notes of the settings' model
 
     def __post_init__(self) -> None:
         self.labels = labels(self.passages)
-        self.notes = ModelNotes(self.settings.model, self.settings.api_base)
+        if self.notes is None:
+            self.notes = ModelNotes(self.settings.model, self.settings.api_base)
         self.whole = Chunk(tuple(c.id for c in self.rubric.concepts), tuple(m.id for m in self.rubric.misconceptions))
 
     async def sample(self) -> Verdicts:
@@ -150,7 +158,7 @@ class Conversation:
             if EXCHANGES.isEnabledFor(logging.DEBUG):
                 EXCHANGES.debug("request", {"messages": messages})
             try:
-                reply = await acomplete(settings, messages, response_format(schema, level))
+                reply = await self.send(settings, messages, response_format(schema, level))
             except CallError as exc:
                 if exc.kind != "request":
                     raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 MIN_QUOTE_CHARS = 4  # quotes with fewer letters and digits ("CI", "yes") prove nothing
 TYPO_WORD_CHARS = 4  # only words this long may carry a typo
@@ -11,19 +12,38 @@ WORDS_PER_TYPO = 8  # a quote may have one mistyped word per this many words
 _WORD = re.compile(r"\w+")
 _ELLIPSIS = re.compile(r"\s*(?:\.\.\.+|…)\s*")
 _UNIFY = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "`": "'"})
+_ASCII_UNIFY = str.maketrans({"`": "'"})  # the part of _UNIFY that applies to ASCII
+_RUNS = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]+")
 
 Word = tuple[str, int, int]  # folded word, start and end in the original text
 
 
 def words(text: str) -> list[Word]:
-    """The words of `text`, NFKC-normalised and case-folded, with where each sits in `text`."""
-    folded: list[str] = []
+    """The words of `text`, NFKC-normalised and case-folded, with where each sits in `text`.
+
+    Runs of ASCII (nearly all of an answer) are folded by a table, other characters one by one; the last few
+    texts are remembered, since every concept's quote is looked for in the same answer."""
+    return _words(text)
+
+
+@lru_cache(maxsize=8)
+def _words(text: str) -> list[Word]:
+    if text.isascii():  # NFKC leaves ASCII as it is; one folded character per character
+        folded = text.translate(_ASCII_UNIFY).lower()
+        return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(folded)]
+    pieces: list[str] = []
     index: list[int] = []
-    for i, char in enumerate(text):
-        piece = unicodedata.normalize("NFKC", char).translate(_UNIFY).casefold()
-        folded.append(piece)
-        index.extend([i] * len(piece))
-    joined = "".join(folded)
+    for run in _RUNS.finditer(text):
+        start, end = run.span()
+        if run.group().isascii():
+            pieces.append(run.group().translate(_ASCII_UNIFY).lower())
+            index.extend(range(start, end))
+            continue
+        for i in range(start, end):
+            piece = unicodedata.normalize("NFKC", text[i]).translate(_UNIFY).casefold()
+            pieces.append(piece)
+            index.extend([i] * len(piece))
+    joined = "".join(pieces)
     return [(m.group(), index[m.start()], index[m.end() - 1] + 1) for m in _WORD.finditer(joined)]
 
 

@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 from grader.errors import LLMError
 from grader.feedback import plan_study, summarise
 from grader.flags import UNVERIFIED_EVIDENCE
-from grader.llm.client import LLMSettings, aprepare, check_key
-from grader.llm.conversation import Conversation, Progress, Spend
+from grader.llm.capabilities import ModelNotes
+from grader.llm.client import LLMSettings, acomplete, aprepare, check_key
+from grader.llm.conversation import Conversation, Progress, Send, Spend
 from grader.llm.evidence import locate_quote
 from grader.llm.passages import Passage, split_passages
 from grader.llm.schema import Verdicts
@@ -81,10 +82,15 @@ async def agrade_with_llm(
     model_slots: asyncio.Semaphore | None = None,
     spend: Spend | None = None,
     progress: Progress | None = None,
+    send: Send | None = None,
+    notes: ModelNotes | None = None,
 ) -> Grade:
     """`grade_with_llm` for an event loop. `answer_flags` may be an async function (the flags are still being
     computed), awaited once the samples are in. `spend`, when given, receives every reply (a caller that falls
-    back still knows what was spent).
+    back still knows what was spent). `send`, when given, makes the requests instead of `client.acomplete`, and
+    `notes` stands for what the model is remembered to accept (the provider-batch path replays recorded replies
+    through both: grader/cohort/llm_requests.py). An exception `send` raises that is not an LLMError leaves this
+    function once every sample has run.
 
     `model_slots`, when given, is held while the requests are built and made (every sample, chunk and repair),
     and released before the grade is put together: a caller grading many answers at once bounds how many are
@@ -95,8 +101,9 @@ async def agrade_with_llm(
     if not passages:
         raise LLMError(NO_PASSAGES)
     async with model_slots or contextlib.nullcontext():
-        await aprepare(settings)  # the client library is imported before any request's deadline starts
-        talk = Conversation(question, rubric, passages, settings, spend, progress)
+        if send is None:
+            await aprepare(settings)  # the client library is imported before any request's deadline starts
+        talk = Conversation(question, rubric, passages, settings, spend, progress, send=send or acomplete, notes=notes)
         talk.total = samples * len(talk.whole)
         gathered = await asyncio.gather(*(talk.sample() for _ in range(samples)), return_exceptions=True)
     results: list[Verdicts | LLMError] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 from grader.keyword.lexicon import FUNCTION_WORDS, phrase_stems, phrase_words
 from grader.keyword.text import analyse
@@ -30,7 +31,12 @@ class Passage:
     start: int
     end: int
     text: str  # as the candidate wrote it
-    content: tuple[str, ...]  # stems of the words that are not function words, in order
+
+    @cached_property
+    def content(self) -> tuple[str, ...]:
+        """Stems of the words that are not function words, in order (computed when a check first needs them: only
+        cited passages are checked)."""
+        return content_stems(self.text)
 
 
 def split_passages(answer: str) -> tuple[Passage, ...]:
@@ -47,14 +53,20 @@ def split_passages(answer: str) -> tuple[Passage, ...]:
     while len(pieces) > MAX_PASSAGES:
         pieces = [(pair[0][0], pair[-1][1]) for pair in (pieces[i : i + 2] for i in range(0, len(pieces), 2))]
     return tuple(
-        Passage(f"S{n}", start, end, answer[start:end], content_stems(answer[start:end]))
+        Passage(f"S{n}", start, end, answer[start:end])
         for n, (start, end) in enumerate(pieces, start=1)
     )
 
 
 def content_stems(text: str) -> tuple[str, ...]:
     """The stems of the words of `text` that are not function words (abbreviations expanded), in order."""
-    return tuple(s for word in phrase_words(text) if word not in FUNCTION_WORDS for s in phrase_stems(word))
+    return tuple(s for word in phrase_words(text) if word not in FUNCTION_WORDS for s in _word_stems(word))
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_stems(word: str) -> tuple[str, ...]:
+    """`phrase_stems` of one word, remembered: every cited passage of every answer is stemmed word by word."""
+    return phrase_stems(word)
 
 
 def labels(passages: tuple[Passage, ...]) -> list[str]:

@@ -6,6 +6,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from grader.llm.schema import MAX_REASON_CHARS
@@ -158,24 +159,27 @@ _ASCII_FOLD = str.maketrans({chr(code): _fold_each(chr(code))[0] for code in ran
 assert all(len(v) == 1 for v in _ASCII_FOLD.values() if isinstance(v, str)), "ASCII folds one to one"
 
 
-def find_markers(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, replacement) for each passage of `text` that reads as a data delimiter or control token."""
+@lru_cache(maxsize=256)
+def find_markers(text: str) -> tuple[tuple[int, int, str], ...]:
+    """(start, end, replacement) for each passage of `text` that reads as a data delimiter or control token.
+
+    The last few texts are remembered: an answer's passages are searched when they are split, put in the prompt,
+    and cited."""
     skeleton, index = fold(text)
     spans: list[tuple[int, int, str]] = []
     for pattern, replacement in ((_MARKER, REMOVED_MARKER), (_CONTROL, REMOVED_TOKEN)):
         for match in pattern.finditer(skeleton):
             if match.end() > match.start():
                 spans.append((index[match.start()], index[match.end() - 1] + 1, replacement))
-    return spans
+    return tuple(spans)
 
 
 def neutralise(answer: str) -> str:
     """`answer` with every delimiter look-alike and chat control token replaced by a harmless note."""
     for _ in range(100):  # each round removes at least one marker; bounded against pathological input
-        spans = find_markers(answer)
+        spans = sorted(find_markers(answer))
         if not spans:
             return answer
-        spans.sort()
         merged: list[tuple[int, int, str]] = []
         for start, end, replacement in spans:
             if merged and start < merged[-1][1]:
