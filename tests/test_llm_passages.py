@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from llm_support import question_and_rubric
 
+from grader.keyword.text import analyse, sentence_spans
 from grader.llm import capabilities
 from grader.llm.capabilities import Capabilities, ModelNotes
 from grader.llm.credentials import missing_key, provider_of
@@ -132,3 +133,18 @@ def test_an_unusable_cache_file_only_means_nothing_is_remembered(
     notes = ModelNotes("openai/smollm2", None)
     notes.shrink(2)
     assert notes.get().chunk == 2  # for this process
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("We deploy with blue-green. Then we switch traffic! Rollback is instant?", id="prose"),
+        pytest.param("| Feature | Terraform |\n|---|---|\n| State | a file we keep in S3 |\nAfter.", id="table"),
+        pytest.param("Steps:\n```\nterraform plan\n\n```\n...\n-- !!\nDone.", id="code and wordless lines"),
+        pytest.param("Ça marche. İstanbul’s ﬁle… ＤＡＴＡ ends here.", id="non-ascii"),
+        pytest.param("", id="empty"),
+    ],
+)
+def test_passages_are_cut_at_the_keyword_graders_sentences(text: str) -> None:
+    """split_passages reads sentences without stemming (`sentence_spans`); they must be analyse's sentences."""
+    assert sentence_spans(text) == [(s.start, s.end) for s in analyse(text).sentences]

@@ -167,8 +167,8 @@ def _is_explanatory_row(words: list[str], text: str, start: int, end: int) -> bo
 def analyse(text: str) -> Document:
     """Tokenise, stem and split `text` into sentences (offsets into the original string are kept).
 
-    The last few texts are remembered (the LLM path splits an answer into passages and grades it by keywords, each
-    from the same analysis); callers only read a Document.
+    The last few texts are remembered (the LLM path grades an answer by keywords after cutting it into passages
+    at the same sentences: `sentence_spans`); callers only read a Document.
 
     Structure is read as people write it: each row of a table (`a | b | c` lines) and each line of a fenced code
     block is a sentence of its own. A table row with content in its cells is an explanation; a header or a row of
@@ -178,16 +178,31 @@ def analyse(text: str) -> Document:
     return _analyse(text)
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text` with a word in it, as `analyse` splits them, without stemming a word
+    (what cutting an answer into passages needs)."""
+    lowered, segments = _split(text)
+    has_word = (ASCII_WORD if lowered.isascii() else WORD).search
+    return [(start, end) for start, end, _ in segments if has_word(lowered, start, end)]
+
+
+@lru_cache(maxsize=8)
+def _split(text: str) -> tuple[str, list[tuple[int, int, str]]]:
+    """`text` lower-cased with its offsets kept, and its sentences (see `_segments`)."""
+    lowered = _lower_in_place(text.translate(QUOTES))
+    return lowered, _segments(lowered)
+
+
 @lru_cache(maxsize=8)
 def _analyse(text: str) -> Document:
-    lowered = _lower_in_place(text.translate(QUOTES))
+    lowered, segments = _split(text)
     stems: list[str] = []
     words: list[str] = []
     sentence_of: list[int] = []
     sentences: list[Sentence] = []
     single_stem = SINGLE_STEM.__getitem__
     find_words = (ASCII_WORD if lowered.isascii() else WORD).findall
-    for seg_start, seg_end, kind in _segments(lowered):
+    for seg_start, seg_end, kind in segments:
         seg_words = find_words(lowered, seg_start, seg_end)
         if not seg_words:
             continue

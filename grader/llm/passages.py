@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from grader.keyword.lexicon import FUNCTION_WORDS, phrase_stems, phrase_words
-from grader.keyword.text import analyse
+from grader.keyword.text import sentence_spans
 from grader.llm.prompt import find_markers
 
 MAX_PASSAGE_WORDS = 45  # a longer sentence is cut at a clause
@@ -42,7 +42,7 @@ class Passage:
 def split_passages(answer: str) -> tuple[Passage, ...]:
     """The passages of `answer`, labelled S1, S2, ... in order; passages without a word are left out. A very long
     answer has its neighbouring passages joined in pairs until there are at most MAX_PASSAGES."""
-    spans = [(s.start, s.end) for s in analyse(answer).sentences]
+    spans = sentence_spans(answer)
     protected = [(start, end) for start, end, _ in find_markers(answer)]  # never cut inside a delimiter
     pieces: list[tuple[int, int]] = []
     for sentence_start, sentence_end in spans:
