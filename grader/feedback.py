@@ -1,12 +1,14 @@
-"""Feedback built in code from verdicts: a short summary and what to study next."""
+"""A grade built in code from verdicts: its score (by `grader.scoring`), a short summary and what to study next."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from grader.flags import KEYWORD_STUFFING, LLM_KEYWORD_GAP, PROMPT_INJECTION, UNVERIFIED_EVIDENCE
 from grader.memo import PerRubric
-from grader.models import ConceptResult, MisconceptionResult, Rubric, StudyItem
+from grader.models import ConceptResult, Grade, Method, MisconceptionResult, Rubric, Scale, StudyItem
+from grader.scoring import RUBRIC_SCALE, band_for, compute_score
 
 MAX_STUDY_ITEMS = 4
 
@@ -16,6 +18,40 @@ _FLAG_ADVICE = {
     UNVERIFIED_EVIDENCE: "Some verdicts cited evidence that does not show the concept; they were downgraded.",
     LLM_KEYWORD_GAP: "The model credited this short answer far above what its words show; have a person check it.",
 }
+
+
+def grade_from_verdicts(
+    rubric: Rubric,
+    method: Method,
+    concepts: list[ConceptResult],
+    misconceptions: list[MisconceptionResult],
+    flags: list[str],
+    *,
+    scale: Scale | None = RUBRIC_SCALE,
+    relevance: float | None = None,
+    feedback: str | None = None,
+    study_next: list[StudyItem] | None = None,
+    **details: Any,
+) -> Grade:
+    """The Grade every grader returns for its verdicts: the score computed from them on `scale` (and `relevance`),
+    its band, the summary and the study plan (unless the grader words its own), and the grader's `details`
+    (model, usage, confidence...)."""
+    score = compute_score(concepts, misconceptions, flags, scale=scale, relevance=relevance)
+    return Grade(
+        question_id=rubric.question_id,
+        score=score,
+        band=band_for(score),
+        method=method,
+        scale=scale,
+        relevance=relevance,
+        concepts=concepts,
+        misconceptions=misconceptions,
+        flags=flags,
+        feedback=summarise(concepts, misconceptions, flags) if feedback is None else feedback,
+        study_next=plan_study(concepts, rubric) if study_next is None else study_next,
+        rubric_version=rubric.version,
+        **details,
+    )
 
 
 def plan_study(concepts: Sequence[ConceptResult], rubric: Rubric) -> list[StudyItem]:

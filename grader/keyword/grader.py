@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from grader import disk_cache
-from grader.feedback import plan_study, summarise
+from grader.feedback import grade_from_verdicts
 from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION
 from grader.keyword.injection import detect_injection
 from grader.keyword.lexicon import DISCLAIMER, NEGATIONS, phrase_words
@@ -25,7 +25,6 @@ from grader.keyword.text import CODE, Document, analyse
 from grader.keyword.vocabulary import Vocabulary, pattern_vocabulary
 from grader.memo import PerRubric
 from grader.models import Concept, ConceptResult, Grade, MisconceptionResult, Rubric, Status
-from grader.scoring import RUBRIC_SCALE, band_for, compute_score
 
 NEGATION_WINDOW = 5  # words before a misconception's match that can negate it
 STUFFED_LIST_SHARE = 0.5  # share of words in list-like fragments that makes an answer a keyword list
@@ -107,21 +106,7 @@ def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
     relevance = _relevance(doc, hit_tokens)
     if rubric.story:
         relevance = min(relevance, round(narrative_share(doc), 2))
-    score = compute_score(concepts, misconceptions, flags, scale=RUBRIC_SCALE, relevance=relevance)
-    return Grade(
-        question_id=rubric.question_id,
-        score=score,
-        band=band_for(score),
-        method="keyword",
-        scale=RUBRIC_SCALE,
-        relevance=relevance,
-        concepts=concepts,
-        misconceptions=misconceptions,
-        flags=flags,
-        feedback=summarise(concepts, misconceptions, flags),
-        study_next=plan_study(concepts, rubric),
-        rubric_version=rubric.version,
-    )
+    return grade_from_verdicts(rubric, "keyword", concepts, misconceptions, flags, relevance=relevance)
 
 
 def _relevance(doc: Document, hit_tokens: dict[int, set[int]]) -> float:

@@ -27,7 +27,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from rapidfuzz.distance import Levenshtein
 
-from grader.feedback import plan_study
+from grader.feedback import grade_from_verdicts, plan_study
 from grader.flags import PROMPT_INJECTION
 from grader.keyword.injection import detect_injection
 from grader.keyword.matcher import Hit, Matcher
@@ -35,7 +35,7 @@ from grader.keyword.patterns import compile_pattern, index_patterns
 from grader.keyword.text import Document, analyse
 from grader.keyword.vocabulary import pattern_vocabulary
 from grader.models import Concept, ConceptResult, Grade, Question, Rubric, Scale
-from grader.scoring import MAX_SCORE, band_for, compute_score
+from grader.scoring import MAX_SCORE, compute_score
 
 # Grammatical words only. Unlike text.FUNCTION_WORDS this keeps words that carry meaning in short technical
 # answers ("not", "once", "all", "first", "before", "each"): measured on asag-dev, the shorter list does better.
@@ -269,19 +269,17 @@ def grade_by_reference(rubric: DerivedRubric, answer: str) -> Grade:
     flags = [PROMPT_INJECTION] if detect_injection(answer) else []
     scale = Scale(shape="power", exponent=rubric.curve)
     share = compute_score(concepts, [], flags, scale=None)  # for the summary: the plain share the curve is applied to
-    score = compute_score(concepts, [], flags, scale=scale)
+    score = compute_score(concepts, [], flags, scale=scale)  # for the summary; the grade computes its own
     from_reference = {t.concept_id for t in rubric.terms if t.source == "reference"}
-    return Grade(
-        question_id=rubric.question_id,
-        score=score,
-        band=band_for(score),
-        method="reference",
-        concepts=concepts,
-        flags=flags,
+    return grade_from_verdicts(
+        rubric,
+        "reference",
+        concepts,
+        [],
+        flags,
+        scale=scale,
         feedback=_summary(concepts, from_reference, share, score, rubric.curve),
         study_next=plan_study([c for c in concepts if c.id in from_reference], rubric),
-        rubric_version=rubric.version,
-        scale=scale,
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from grader.errors import LLMError
-from grader.feedback import plan_study, summarise
+from grader.feedback import grade_from_verdicts
 from grader.flags import UNVERIFIED_EVIDENCE
 from grader.llm.capabilities import ModelNotes
 from grader.llm.client import LLMSettings, acomplete, aprepare, check_key
@@ -29,7 +29,7 @@ from grader.llm.schema import Verdicts
 from grader.llm.support import Claim, Terms, check_claims, citation_problem, rubric_terms
 from grader.memo import PerRubric
 from grader.models import ConceptResult, Grade, MisconceptionResult, Question, Rubric, Status
-from grader.scoring import CREDIT, RUBRIC_SCALE, band_for, compute_score
+from grader.scoring import CREDIT
 
 MAX_REASON = 240
 UNVERIFIED_STATUS: Status = "missing"  # credit needs evidence that carries the concept
@@ -216,19 +216,12 @@ def _combine(
     flags = list(dict.fromkeys(answer_flags))
     if downgraded and UNVERIFIED_EVIDENCE not in flags:
         flags.append(UNVERIFIED_EVIDENCE)
-    score = compute_score(concepts, misconceptions, flags, scale=RUBRIC_SCALE)
-    return Grade(
-        question_id=rubric.question_id,
-        score=score,
-        band=band_for(score),
-        method="llm",
-        scale=RUBRIC_SCALE,
-        concepts=concepts,
-        misconceptions=misconceptions,
-        flags=flags,
-        feedback=summarise(concepts, misconceptions, flags),
-        study_next=plan_study(concepts, rubric),
-        rubric_version=rubric.version,
+    return grade_from_verdicts(
+        rubric,
+        "llm",
+        concepts,
+        misconceptions,
+        flags,
         model=settings.model,
         usage=spend.usage(),
         confidence=round(sum(agreements) / len(agreements), 2) if several and agreements else None,
