@@ -58,3 +58,16 @@ def llm_options(api_base: str, **overrides: Any) -> GradeOptions:
     }
     settings.update(overrides)
     return GradeOptions(**settings)
+
+
+# What a cassette must never hold: request headers filtered out when recording, response headers removed.
+SECRET_HEADERS = ["authorization", "api-key", "x-api-key", "openai-organization", "openai-project", "cookie"]
+
+
+def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
+    """vcrpy's `before_record_response`: the response without its cookie and account headers."""
+    headers = response.get("headers", {})
+    for name in list(headers):
+        if name.lower() in ("set-cookie", "openai-organization", "openai-project"):
+            del headers[name]
+    return response

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_support import BANK
+from llm_support import BANK, SECRET_HEADERS, scrub_response
 from localmodel import RECORD_PORT, local_model_server
 from typer.testing import CliRunner
 
@@ -64,7 +64,6 @@ TARGET_NAME = os.environ.get("GRADER_CASSETTE_TARGET", "smollm2")
 TARGET = TARGETS[TARGET_NAME]
 CASSETTES = REPO / "cassettes" / TARGET_NAME
 RECORD_TIMEOUT = 600.0  # the tiny model on a busy 2-core machine can take minutes; replay is instant
-SECRET_HEADERS = ["authorization", "api-key", "x-api-key", "openai-organization", "openai-project", "cookie"]
 
 # Written for these tests (not taken from tests/kit): a good answer to cicd-3, one idea a sentence.
 ANSWER = (
@@ -83,19 +82,11 @@ INJECTION = (
 )
 
 
-def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    headers = response.get("headers", {})
-    for name in list(headers):
-        if name.lower() in ("set-cookie", "openai-organization", "openai-project"):
-            del headers[name]
-    return response
-
-
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
     return {
         "filter_headers": SECRET_HEADERS,
-        "before_record_response": _scrub_response,
+        "before_record_response": scrub_response,
         "match_on": ["method", "scheme", "host", "port", "path", "query", "body"],  # body: compared as JSON
         "decode_compressed_response": True,
     }

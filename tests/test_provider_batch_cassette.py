@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from llm_support import BANK, GOOD_ANSWER
+from llm_support import BANK, GOOD_ANSWER, SECRET_HEADERS, scrub_response
 
 from grader.bank.loader import load_bank
 from grader.cohort.provider_batch import BatchPlan, run_provider_batch
@@ -25,22 +25,13 @@ REPO = Path(__file__).resolve().parent.parent
 CASSETTES = REPO / "cassettes" / "openai-batch"
 RECORDING = os.environ.get("GRADER_RECORD_BATCH") == "1"
 POLL = float(os.environ.get("GRADER_RECORD_POLL", "20")) if RECORDING else 0.0
-SECRET_HEADERS = ["authorization", "api-key", "x-api-key", "openai-organization", "openai-project", "cookie"]
-
-
-def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
-    headers = response.get("headers", {})
-    for name in list(headers):
-        if name.lower() in ("set-cookie", "openai-organization", "openai-project"):
-            del headers[name]
-    return response
 
 
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
     return {
         "filter_headers": SECRET_HEADERS,
-        "before_record_response": _scrub_response,
+        "before_record_response": scrub_response,
         # not the body: a multipart boundary and the run's name in the batch's metadata change every run
         "match_on": ["method", "scheme", "host", "port", "path", "query"],
         "decode_compressed_response": True,
