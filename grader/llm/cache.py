@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from grader.errors import StorageError
+from grader.memo import PerRubric
 from grader.models import Grade, Question, Rubric
 from grader.paths import grader_home
 
@@ -36,6 +37,9 @@ CREATE TABLE IF NOT EXISTS llm_grades (
     grade TEXT NOT NULL
 )
 """
+
+
+_RUBRIC_DIGESTS: PerRubric[str] = PerRubric()  # a rubric's content, digested once (rubrics are frozen)
 
 
 def cache_key(
@@ -56,7 +60,7 @@ def cache_key(
     payload = json.dumps(
         {
             "question": [question.id, question.text],
-            "rubric": hashlib.sha256(rubric.model_dump_json().encode()).hexdigest(),
+            "rubric": _RUBRIC_DIGESTS.get(rubric, lambda r: hashlib.sha256(r.model_dump_json().encode()).hexdigest()),
             "answer": answer,
             "model": model,
             "api_base": (api_base or "").rstrip("/"),

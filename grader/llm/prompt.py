@@ -194,9 +194,14 @@ def neutralise(answer: str) -> str:
 
 def template_fingerprint() -> str:
     """A digest of every template the prompt is built from (part of the cache key: editing one re-grades)."""
+    return _digest(tuple(globals()[name] for name in TEMPLATES))
+
+
+@lru_cache(maxsize=4)
+def _digest(values: tuple[str, ...]) -> str:  # by the templates' values: computed once, not once an answer
     import hashlib
 
-    current = {name: globals()[name] for name in TEMPLATES}
+    current = dict(zip(TEMPLATES, values, strict=True))
     return hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 from grader.models import Status
@@ -106,11 +107,16 @@ def _object(properties: dict[str, Any]) -> dict[str, Any]:
 
 def schema_fingerprint() -> str:
     """A digest of the reply schema's shape and limits (part of the cache key)."""
+    limits = (MAX_REASON_CHARS, MAX_REPLY_CHARS, MAX_DEPTH, WHITESPACE_TOKENS, PROMPT_SLACK, FORMATS, IGNORED_KEYS)
+    return _digest(limits)
+
+
+@lru_cache(maxsize=4)
+def _digest(limits: tuple[object, ...]) -> str:  # by the limits' values: computed once, not once an answer
     import hashlib
 
     shape = verdict_schema(Chunk(("<concept>",), ("<misconception>",)), ["S1", "none"])
-    limits = [MAX_REASON_CHARS, MAX_REPLY_CHARS, MAX_DEPTH, WHITESPACE_TOKENS, PROMPT_SLACK, FORMATS, IGNORED_KEYS]
-    return hashlib.sha256(json.dumps([shape, limits]).encode()).hexdigest()
+    return hashlib.sha256(json.dumps([shape, list(limits)]).encode()).hexdigest()
 
 
 def response_format(schema: dict[str, Any], level: Format) -> dict[str, Any] | None:
