@@ -15,7 +15,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from grader.errors import StorageError
@@ -113,7 +113,12 @@ def connect(path: Path, schema: str) -> sqlite3.Connection:
 
 
 def cache_path() -> Path:
-    return grader_home() / CACHE_FILE
+    return _in(grader_home())
+
+
+@lru_cache(maxsize=8)
+def _in(home: Path) -> Path:  # the LLM path asks once or twice an answer
+    return home / CACHE_FILE
 
 
 class GradeCache:
