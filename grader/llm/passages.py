@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
-from grader.keyword.lexicon import FUNCTION_WORDS, phrase_stems, phrase_words
+from grader.keyword.lexicon import FUNCTION_WORDS, expand, phrase_words
 from grader.keyword.text import sentence_spans
 from grader.llm.prompt import find_markers
 
@@ -60,13 +60,7 @@ def split_passages(answer: str) -> tuple[Passage, ...]:
 
 def content_stems(text: str) -> tuple[str, ...]:
     """The stems of the words of `text` that are not function words (abbreviations expanded), in order."""
-    return tuple(s for word in phrase_words(text) if word not in FUNCTION_WORDS for s in _word_stems(word))
-
-
-@lru_cache(maxsize=1 << 16)
-def _word_stems(word: str) -> tuple[str, ...]:
-    """`phrase_stems` of one word, remembered: every cited passage of every answer is stemmed word by word."""
-    return phrase_stems(word)
+    return tuple(s for word in phrase_words(text) if word not in FUNCTION_WORDS for s in expand(word))
 
 
 def labels(passages: tuple[Passage, ...]) -> list[str]:
