@@ -61,10 +61,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """One chat-completion request about an answer: its id (`<body hash>#<occurrence>`) and its OpenAI-format body."""
+    """One chat-completion request about an answer: its id (`<body hash>#<occurrence>`), its OpenAI-format body, and
+    the body as the compact JSON with sorted keys its id is the hash of ("" when not made yet)."""
 
     id: str
     body: dict[str, Any]
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ def first_requests(question: Question, rubric: Rubric, answer: str, settings: LL
     replay = _Replay({})
     with contextlib.suppress(_Pending, LLMError):
         pinned = _pinned(settings, start)
-        _run(agrade_with_llm(question, rubric, answer, settings, samples, send=replay.send, notes=pinned))
+        _run(agrade_with_llm(question, rubric, answer, settings, samples, send=replay.send, notes=pinned), samples)
     return Planned(replay.pending, start)
 
 
@@ -168,7 +170,8 @@ def settle(
             agrade_with_llm(
                 question, rubric, answer, settings, options.samples, flags, spend=spend, send=replay.send,
                 notes=pinned,
-            )
+            ),
+            options.samples,
         )
     except _Pending:
         return replay.pending
@@ -203,13 +206,14 @@ class _Replay:
         self, settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any] | None
     ) -> Reply:
         body = _sdk_request(settings, messages, _interned(response_format))
-        digest = hashlib.sha256(_canonical(body)).hexdigest()[:ID_CHARS]
+        text = _canonical(body)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:ID_CHARS]
         occurrence = self._seen.get(digest, 0)
         self._seen[digest] = occurrence + 1
         request_id = f"{digest}#{occurrence}"
         outcome = self.replies.get(request_id)
         if outcome is None:
-            self.pending.append(Request(request_id, body))
+            self.pending.append(Request(request_id, body, text))
             raise _Pending(request_id)
         if isinstance(outcome, CallError):
             raise CallError(str(outcome), outcome.kind)
@@ -218,14 +222,15 @@ class _Replay:
         return outcome
 
 
-def _canonical(body: dict[str, Any]) -> bytes:
+def _canonical(body: dict[str, Any]) -> str:
     """The body as compact JSON with sorted keys; its response format (most of its bytes, the same object for every
     request with the same schema: `_interned`) serialised once."""
     form = body.get("response_format")
     if form is None:
-        return _json(body).encode()
+        return _json(body)
     rest = _json({k: v for k, v in body.items() if k != "response_format"})
-    return f'{rest[:-1]},"response_format":{_format_json(form)}}}'.encode()
+    return f'{rest[:-1]},"response_format":{_format_json(form)}}}'
+
 
 
 def _json(value: Any) -> str:
@@ -240,16 +245,26 @@ _FORMAT_JSON: dict[int, tuple[dict[str, Any], str]] = {}
 MAX_FORMATS = 4096
 
 
+_SEEN_FORMATS: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}  # a format object met before: its interned one
+
+
 def _interned(form: dict[str, Any] | None) -> dict[str, Any] | None:
     if form is None:
         return None
+    seen = _SEEN_FORMATS.get(id(form))
+    if seen is not None and seen[0] is form:  # the online path reuses its format objects (`schema.request_shape`)
+        return seen[1]
     key = pickle.dumps(form, protocol=5)
     found = _FORMATS.get(key)
     if found is None:
         if len(_FORMATS) >= MAX_FORMATS:
             _FORMATS.clear()
             _FORMAT_JSON.clear()
+            _SEEN_FORMATS.clear()
         found = _FORMATS[key] = form
+    if len(_SEEN_FORMATS) >= MAX_FORMATS:
+        _SEEN_FORMATS.clear()
+    _SEEN_FORMATS[id(form)] = (form, found)
     return found
 
 
@@ -298,12 +313,15 @@ def _decode(start: str) -> Capabilities:
     return Capabilities(format=found, chunk=int(chunk) if chunk.isdigit() and int(chunk) > 0 else None)
 
 
-# One event loop per process for the replays (they never wait on anything): asyncio.run's new loop per answer
-# would cost some 0.2 ms of CPU an answer, 20 s for 100,000 answers.
+# One event loop per process for the replays of several samples (they never wait on anything, but their samples
+# are gathered as tasks): asyncio.run's new loop per answer would cost some 0.2 ms of CPU an answer. A one-sample
+# conversation needs no loop at all: it never suspends, so it is driven to its end in one step.
 _LOOP: tuple[int, asyncio.AbstractEventLoop] | None = None
 
 
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+def _run(coroutine: Coroutine[Any, Any, T], samples: int) -> T:
+    if samples == 1:
+        return _drive(coroutine)
     global _LOOP
     try:
         asyncio.get_running_loop()
@@ -318,3 +336,13 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
         atexit.register(loop.close)
         _LOOP = (os.getpid(), loop)
     return _LOOP[1].run_until_complete(coroutine)
+
+
+def _drive(coroutine: Coroutine[Any, Any, T]) -> T:
+    """The result of a coroutine that never suspends (a replayed one-sample conversation), without an event loop."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("a replayed conversation waited on something: it must be run on an event loop")

@@ -386,8 +386,12 @@ class _Job:
         held: dict[str, HeldReply] | None = None,
     ) -> None:
         """Plan `requests` for an answer (the outcomes of its other requests `held` meanwhile)."""
-        lines = [
-            request_line(f"{task.key}:{r.id}", self.api.url, dict(r.body, model=self.api.model)) for r in requests
+        model = self.api.model
+        lines = [  # the body as its id was made from it, when the provider names the model as the online path does
+            request_line(f"{task.key}:{r.id}", self.api.url, dict(r.body, model=model))
+            if r.body.get("model") != model
+            else request_line(f"{task.key}:{r.id}", self.api.url, r.body, r.text)
+            for r in requests
         ]
         index = self.base + self.files.add(lines)
         parts = tuple((r.id, index, sends.get(r.id, 0) + 1) for r in requests)

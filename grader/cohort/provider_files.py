@@ -98,10 +98,13 @@ class RequestFiles:
         self._count, self._size, self._digest = 0, 0, hashlib.sha256()
 
 
-def request_line(custom_id: str, url: str, body: dict[str, Any]) -> bytes:
-    """One request line. The body's response format (the same object for every answer to a question) is
-    serialised once and spliced in: the JSON schema is most of a request's bytes."""
+def request_line(custom_id: str, url: str, body: dict[str, Any], text: str = "") -> bytes:
+    """One request line; `text`, when given, is the body already serialised (as JSON). Else the body's response
+    format (the same object for every answer to a question) is serialised once and spliced in: the JSON schema is
+    most of a request's bytes."""
     head = json.dumps({"custom_id": custom_id, "method": "POST", "url": url}, ensure_ascii=False)[:-1]
+    if text:
+        return f'{head}, "body": {text}}}\n'.encode()
     schema = body.get("response_format")
     if not isinstance(schema, dict):
         return f'{head}, "body": {json.dumps(body, ensure_ascii=False)}}}\n'.encode()

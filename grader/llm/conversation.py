@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Any
 
 from grader.errors import LLMError
@@ -28,9 +29,7 @@ from grader.llm.schema import (
     ReplyProblem,
     Verdicts,
     parse_reply,
-    response_format,
-    token_budget,
-    verdict_schema,
+    request_shape,
 )
 from grader.models import Question, Rubric, Usage
 
@@ -148,17 +147,15 @@ class Conversation:
         """One request in the strictest response format the server takes: when it rejects one (HTTP 400), the
         next is tried, and the first that works is remembered for the model. When none works the format was not
         the problem, nothing is remembered, and the first rejection is raised."""
-        schema = verdict_schema(chunk, self.labels)
         start = self.notes.get().format
         rejected: CallError | None = None
         for level in FORMATS[FORMATS.index(start) :]:
-            settings = self.settings
-            if not settings.max_tokens:
-                settings = replace(settings, max_tokens=token_budget(chunk, self.labels, level))
+            form, budget = request_shape(chunk, self.labels, level)
+            settings = self.settings if self.settings.max_tokens else _budgeted(self.settings, budget)
             if EXCHANGES.isEnabledFor(logging.DEBUG):
                 EXCHANGES.debug("request", {"messages": messages})
             try:
-                reply = await self.send(settings, messages, response_format(schema, level))
+                reply = await self.send(settings, messages, form)
             except CallError as exc:
                 if exc.kind != "request":
                     raise
@@ -182,6 +179,12 @@ class Conversation:
         self.done += count
         if self.progress is not None:
             self.progress(self.done, self.total)
+
+
+@lru_cache(maxsize=64)
+def _budgeted(settings: LLMSettings, max_tokens: int) -> LLMSettings:
+    """`settings` with `max_tokens` (made once per budget: every answer with as many passages shares one)."""
+    return replace(settings, max_tokens=max_tokens)
 
 
 def _cut_off(reply: Reply) -> bool:

@@ -105,7 +105,7 @@ async def agrade_with_llm(
             await aprepare(settings)  # the client library is imported before any request's deadline starts
         talk = Conversation(question, rubric, passages, settings, spend, progress, send=send or acomplete, notes=notes)
         talk.total = samples * len(talk.whole)
-        gathered = await asyncio.gather(*(talk.sample() for _ in range(samples)), return_exceptions=True)
+        gathered = await _samples(talk, samples)
     results: list[Verdicts | LLMError] = []
     for item in gathered:
         if isinstance(item, BaseException) and not isinstance(item, LLMError):
@@ -113,6 +113,18 @@ async def agrade_with_llm(
         results.append(item)
     flags = await answer_flags() if callable(answer_flags) else answer_flags
     return _combine(question, rubric, passages, settings, results, flags, spend)
+
+
+async def _samples(talk: Conversation, samples: int) -> list[Verdicts | BaseException]:
+    """Every sample's verdicts or error, asked concurrently. One sample is awaited in place, without a task:
+    the same outcome, and a conversation whose `send` never waits then never suspends (the provider-batch
+    replays drive it without an event loop)."""
+    if samples == 1:
+        try:
+            return [await talk.sample()]
+        except LLMError as exc:
+            return [exc]
+    return await asyncio.gather(*(talk.sample() for _ in range(samples)), return_exceptions=True)
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:

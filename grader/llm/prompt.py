@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from grader.llm.schema import MAX_REASON_CHARS
+from grader.memo import PerRubric
 from grader.models import Question, Rubric
 
 if TYPE_CHECKING:
@@ -113,13 +114,17 @@ _WORDS = (
     rf"(?:{_spaced('begin')}|{_spaced('end')}|{_spaced('start')}|{_spaced('stop')})"
     rf"{_SEP}(?:of{_SEP})?(?:the{_SEP})?(?:{_spaced('data')}|{_spaced('answer')})"
 )
+_ALONE = rf"^{_SEP}{_WORDS}{_SEP}$"  # END DATA alone on a line
 _MARKER = re.compile(
     rf"\[{_SEP}/?{_SEP}{_WORDS}{_SEP}\]?"  # [END DATA, [ end  data ], [/begin data]
     rf"|{_WORDS}{_SEP}\]"  # END DATA]
     rf"|\[{_SEP}/{_SEP}(?:{_spaced('data')}|{_spaced('answer')}){_SEP}\]"  # [/data]
-    rf"|^{_SEP}{_WORDS}{_SEP}$",  # END DATA alone on a line
+    rf"|{_ALONE}",
     re.MULTILINE,
 )
+# Every other marker, and every control token, has a bracket in the skeleton: text without one can only hold a
+# marker alone on a line (the common case, searched for much faster).
+_ALONE_MARKER = re.compile(_ALONE, re.MULTILINE)
 # Chat-template control tokens a local server may parse out of the text: <|im_end|>, [INST], <<SYS>>, </s>.
 _CONTROL = re.compile(rf"\[\|[^\]\n]{{0,40}}\|\]|\[{_SEP}/?{_SEP}inst{_SEP}\]|\[\[/?sys\]\]|\[/?s\]")
 
@@ -165,12 +170,19 @@ def find_markers(text: str) -> tuple[tuple[int, int, str], ...]:
 
     The last few texts are remembered: an answer's passages are searched when they are split, put in the prompt,
     and cited."""
-    skeleton, index = fold(text)
+    plain = text.isascii()  # the common case: the skeleton's offsets are the text's
+    skeleton, index = (text.translate(_ASCII_FOLD), None) if plain else _fold_each(text)
     spans: list[tuple[int, int, str]] = []
-    for pattern, replacement in ((_MARKER, REMOVED_MARKER), (_CONTROL, REMOVED_TOKEN)):
+    searches = ((_MARKER, REMOVED_MARKER), (_CONTROL, REMOVED_TOKEN))
+    if "[" not in skeleton and "]" not in skeleton:
+        searches = ((_ALONE_MARKER, REMOVED_MARKER),)
+    for pattern, replacement in searches:
         for match in pattern.finditer(skeleton):
             if match.end() > match.start():
-                spans.append((index[match.start()], index[match.end() - 1] + 1, replacement))
+                if index is None:
+                    spans.append((match.start(), match.end(), replacement))
+                else:
+                    spans.append((index[match.start()], index[match.end() - 1] + 1, replacement))
     return tuple(spans)
 
 
@@ -216,17 +228,12 @@ def build_messages(
     whole rubric). The rubric comes first and the answer last but for the task, so requests about the same
     question share a prefix, and the requests about one answer share all but their last line (a server's prompt
     cache reuses them). Each passage is neutralised and put on one line, inside the fence."""
-    concept_lines = "\n".join(
-        CONCEPT_LINE.format(id=c.id, name=c.name.rstrip("."), description=" ".join(c.description.split()))
-        for c in rubric.concepts
-    )
-    misconception_lines = (
-        "\n".join(
-            MISCONCEPTION_LINE.format(id=m.id, description=" ".join(m.description.split()))
-            for m in rubric.misconceptions
-        )
-        or NO_MISCONCEPTIONS
-    )
+    templates = (CONCEPT_LINE, MISCONCEPTION_LINE, NO_MISCONCEPTIONS)
+    found = _RUBRIC_LINES.get(rubric, lambda r: (templates, _rubric_lines(r)))
+    if found[0] != templates:  # a template changed since (tests patch them)
+        _RUBRIC_LINES.clear()
+        found = _RUBRIC_LINES.get(rubric, lambda r: (templates, _rubric_lines(r)))
+    concept_lines, misconception_lines = found[1]
     if concepts is None:
         task = TASK_ALL
     else:
@@ -245,5 +252,29 @@ def build_messages(
         end=END_DATA,
         task=task,
     )
-    system = SYSTEM_TEMPLATE.format(begin=BEGIN_DATA, end=END_DATA, reason_chars=MAX_REASON_CHARS, shape=REPLY_SHAPE)
+    system = _system(SYSTEM_TEMPLATE, BEGIN_DATA, END_DATA, MAX_REASON_CHARS, REPLY_SHAPE)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+@lru_cache(maxsize=4)
+def _system(template: str, begin: str, end: str, reason_chars: int, shape: str) -> str:  # by the values
+    return template.format(begin=begin, end=end, reason_chars=reason_chars, shape=shape)
+
+
+def _rubric_lines(rubric: Rubric) -> tuple[str, str]:
+    """The prompt's lines for the rubric's concepts and for its misconceptions (built once per rubric)."""
+    concept_lines = "\n".join(
+        CONCEPT_LINE.format(id=c.id, name=c.name.rstrip("."), description=" ".join(c.description.split()))
+        for c in rubric.concepts
+    )
+    misconception_lines = (
+        "\n".join(
+            MISCONCEPTION_LINE.format(id=m.id, description=" ".join(m.description.split()))
+            for m in rubric.misconceptions
+        )
+        or NO_MISCONCEPTIONS
+    )
+    return concept_lines, misconception_lines
+
+
+_RUBRIC_LINES: PerRubric[tuple[tuple[str, str, str], tuple[str, str]]] = PerRubric()  # with the templates used

@@ -131,6 +131,19 @@ def response_format(schema: dict[str, Any], level: Format) -> dict[str, Any] | N
     return None
 
 
+def request_shape(chunk: Chunk, labels: Sequence[str], level: Format) -> tuple[dict[str, Any] | None, int]:
+    """The `response_format` and `token_budget` of a request about `chunk` citing `labels` at `level`, built once
+    per shape (the same objects for every answer with as many passages: callers must not change them)."""
+    return _shape(chunk, tuple(labels), level, MAX_REASON_CHARS, WHITESPACE_TOKENS, PROMPT_SLACK)
+
+
+@lru_cache(maxsize=1024)
+def _shape(
+    chunk: Chunk, labels: tuple[str, ...], level: Format, *limits: int
+) -> tuple[dict[str, Any] | None, int]:  # by the limits' values too
+    return response_format(verdict_schema(chunk, labels), level), token_budget(chunk, labels, level)
+
+
 def _without_limits(schema: Any) -> Any:
     if isinstance(schema, dict):
         return {key: _without_limits(value) for key, value in schema.items() if key != "maxLength"}
