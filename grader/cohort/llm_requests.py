@@ -23,7 +23,7 @@ answers planned after it.
 
 Borrowed from the online path, to re-point when it changes: `grader.llm.grader.agrade_with_llm` (with `send` and
 `notes`), `grader.llm.conversation.Spend`, `grader.llm.capabilities.ModelNotes`/`Capabilities`,
-`grader.llm.client._sdk_request` (the body posted) and `_completion_reply` (a reply body read), `grader.llm.grader
+`grader.llm.client._sdk_request` (the body posted) and `completion_reply` (a reply body read), `grader.llm.grader
 ._TERMS` with `grader.llm.support.rubric_terms` (memoised per rubric), and from `grader.pipeline`: `llm_settings`,
 `_open_cache` (the cache key), `grade_by_keywords`, `answer_flags`, `_finish` and `_fall_back`. Tests hold the seam
 to the online path (tests/test_provider_batch.py): the uploaded body equals the one the online path posts, a batch
@@ -47,7 +47,7 @@ from typing import Any, TypeVar
 from grader import pipeline
 from grader.errors import LLMError
 from grader.llm.capabilities import Capabilities, ModelNotes
-from grader.llm.client import LLMSettings, MalformedCompletion, Reply, _completion_reply, _sdk_request
+from grader.llm.client import LLMSettings, MalformedCompletion, Reply, _sdk_request, completion_reply
 from grader.llm.conversation import Spend
 from grader.llm.failures import CallError
 from grader.llm.grader import _TERMS, agrade_with_llm
@@ -130,10 +130,9 @@ def reply_from(settings: LLMSettings, body: Any, price: Any) -> Reply:
     """The Reply in a chat-completion response body, read as the online path reads one, costed by `price`
     (prompt tokens, completion tokens -> dollars). LLMError when it is not a chat completion."""
     try:
-        reply = _completion_reply(settings, json.dumps(body).encode())
+        return completion_reply(body, price)
     except MalformedCompletion as exc:
         raise LLMError(str(exc)) from None
-    return replace(reply, cost_usd=price(reply.prompt_tokens, reply.completion_tokens))
 
 
 def settle(

@@ -158,7 +158,7 @@ def phrase_stems(phrase: str) -> tuple[str, ...]:
 
 def phrase_words(phrase: str) -> list[str]:
     """The lower-case words of a phrase, as the tokeniser sees them."""
-    return [m.group() for m in WORD.finditer(phrase.translate(QUOTES).lower())]
+    return WORD.findall(phrase.translate(QUOTES).lower())
 
 
 def phrase_links(phrase: str) -> list[bool]:

@@ -317,6 +317,18 @@ def _completion_reply(settings: LLMSettings, body: bytes) -> Reply:
     """The Reply in the JSON body of a chat completion, read as plain JSON."""
     try:
         data = json.loads(body)
+    except RecursionError:
+        raise MalformedCompletion("not a chat completion: it is nested too deep") from None
+    except ValueError as exc:
+        start = body[:80].decode("utf-8", "replace")
+        raise MalformedCompletion(f"not a chat completion ({type(exc).__name__}): {start!r}") from None
+    return completion_reply(data, lambda p, c: cost_of(settings, p, c), lambda: body[:80].decode("utf-8", "replace"))
+
+
+def completion_reply(data: Any, price: Callable[[int, int], float], shown: Callable[[], str] | None = None) -> Reply:
+    """The Reply in a chat completion already read from JSON, costed by `price` (prompt tokens, completion tokens
+    -> dollars); MalformedCompletion when it is not one (`shown`: the start of the body, for the message)."""
+    try:
         choice = data["choices"][0]
         message = choice.get("message") or {}
         usage = data.get("usage") or {}
@@ -324,10 +336,8 @@ def _completion_reply(settings: LLMSettings, body: bytes) -> Reply:
         completion = int(usage.get("completion_tokens") or 0)
         content = message.get("content") or ""
         finish_reason = choice.get("finish_reason")
-    except RecursionError:
-        raise MalformedCompletion("not a chat completion: it is nested too deep") from None
     except (ValueError, LookupError, TypeError, AttributeError) as exc:
-        start = body[:80].decode("utf-8", "replace")
+        start = shown() if shown is not None else json.dumps(data)[:80]
         raise MalformedCompletion(f"not a chat completion ({type(exc).__name__}): {start!r}") from None
     if not isinstance(content, str):
         raise MalformedCompletion("its message content is not text")
@@ -335,7 +345,7 @@ def _completion_reply(settings: LLMSettings, body: bytes) -> Reply:
         content=content,
         prompt_tokens=prompt,
         completion_tokens=completion,
-        cost_usd=cost_of(settings, prompt, completion),
+        cost_usd=price(prompt, completion),
         finish_reason=finish_reason if isinstance(finish_reason, str) else None,
     )
 

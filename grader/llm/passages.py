@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from grader.keyword.lexicon import FUNCTION_WORDS, expand, phrase_words
+from grader.keyword.lexicon import FUNCTION_WORDS, SINGLE_STEM, expand, phrase_words
 from grader.keyword.text import sentence_spans
 from grader.llm.prompt import find_markers
 
@@ -60,7 +60,15 @@ def split_passages(answer: str) -> tuple[Passage, ...]:
 
 def content_stems(text: str) -> tuple[str, ...]:
     """The stems of the words of `text` that are not function words (abbreviations expanded), in order."""
-    return tuple(s for word in phrase_words(text) if word not in FUNCTION_WORDS for s in expand(word))
+    stems: list[str] = []
+    for word in phrase_words(text):
+        if word not in FUNCTION_WORDS:
+            one = SINGLE_STEM.get(word)
+            if one is not None:
+                stems.append(one)
+            else:
+                stems += expand(word)
+    return tuple(stems)
 
 
 def labels(passages: tuple[Passage, ...]) -> list[str]:

@@ -16,6 +16,7 @@ token limit, and a grammar-constrained server cannot write past `maxLength`. So 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -212,26 +213,20 @@ def _json_part(content: str) -> str:
 def nesting_depth(text: str, limit: int) -> int:
     """How deep the brackets of `text` nest outside strings; counting stops once it passes `limit`."""
     depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
+    for char in _BRACKETS.findall(_STRINGS.sub("", text)):  # strings out (an unclosed one runs to the end)
+        if char in "[{":
             depth += 1
             if depth > deepest:
                 deepest = depth
                 if deepest > limit:
                     break
-        elif char in "]}":
+        else:
             depth -= 1
     return deepest
+
+
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
 
 
 def _read(data: dict[str, Any], chunk: Chunk, labels: dict[str, str]) -> Verdicts:
