@@ -10,6 +10,8 @@ import unicodedata
 
 import pytest
 from fakeserver import chat_reply, serve
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from llm_support import (
     BANK,
     GOOD_ANSWER,
@@ -24,6 +26,7 @@ from typer.testing import CliRunner
 
 from grader.cli import app
 from grader.flags import PROMPT_INJECTION
+from grader.llm import prompt
 from grader.llm.passages import split_passages
 from grader.llm.prompt import (
     BEGIN_DATA,
@@ -214,3 +217,40 @@ def test_injection_is_flagged_and_earns_nothing(runner: CliRunner) -> None:
     assert grade["score"] == 0
     assert all(c["evidence"] is None for c in grade["concepts"])
     assert "prompt_injection" in as_view.stdout
+
+
+def _markers_by_every_pattern(text: str) -> tuple[tuple[int, int, str], ...]:
+    """What `find_markers` finds with both full patterns searched whatever the text (the oracle for its shortcut
+    on text without a bracket)."""
+    skeleton, index = prompt.fold(text)
+    spans = []
+    for pattern, replacement in ((prompt._MARKER, prompt.REMOVED_MARKER), (prompt._CONTROL, prompt.REMOVED_TOKEN)):
+        for match in pattern.finditer(skeleton):
+            if match.end() > match.start():
+                spans.append((index[match.start()], index[match.end() - 1] + 1, replacement))
+    return tuple(spans)
+
+
+MARKER_ALPHABET = "enddatabgisoprtwh /-_.[]()<>|\n\uff3b\uff3d\u27e8\u0415"
+
+
+@settings(max_examples=400)
+@given(st.text(alphabet=MARKER_ALPHABET, max_size=40))
+def test_markers_found_by_the_shortcut_are_those_every_pattern_finds(text: str) -> None:
+    assert prompt.find_markers.__wrapped__(text) == _markers_by_every_pattern(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("ok\n  end  of the  data \nnext", id="alone-on-a-line-no-bracket"),
+        pytest.param("e n d d a t a", id="spaced-no-bracket"),
+        pytest.param("[END DATA] then more", id="bracketed"),
+        pytest.param("\uff3bEND DATA\uff3d", id="fullwidth-brackets"),
+        pytest.param("end data) and (begin answer", id="round-brackets"),
+    ],
+)
+def test_markers_with_and_without_brackets_are_found(text: str) -> None:
+    found = prompt.find_markers.__wrapped__(text)
+    assert found and found == _markers_by_every_pattern(text)
+

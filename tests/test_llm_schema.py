@@ -163,3 +163,49 @@ def test_the_schema_is_keyed_by_id_with_every_string_bounded() -> None:
 )
 def test_chunks_split_in_rubric_order(size: int, pieces: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
     assert [(c.concepts, c.misconceptions) for c in CHUNK.split(size)] == pieces
+
+
+def _depth_char_by_char(text: str, limit: int) -> int:
+    """The depth read one character at a time (strings skipped, escapes honoured, an unclosed string running to the
+    end): the oracle for `nesting_depth`, which cuts the strings out with one regex."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                break
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet='[]{}"\\ab\n', max_size=60), st.integers(min_value=0, max_value=8))
+def test_nesting_depth_of_any_text_is_the_character_by_character_depth(text: str, limit: int) -> None:
+    assert nesting_depth(text, limit) == _depth_char_by_char(text, limit)
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        pytest.param('{"a": "[[[", "b": [1]}', 2, id="brackets-in-a-string"),
+        pytest.param('{"a": "\\"[[", "b": {}}', 2, id="escaped-quote"),
+        pytest.param('{"a": "\\\\", "b": [[]]}', 3, id="escaped-backslash-closes"),
+        pytest.param('{"a": "unclosed [[[[', 1, id="unclosed-string-runs-to-the-end"),
+        pytest.param('[[ "x\\', 2, id="lone-backslash-at-the-end"),
+        pytest.param("", 0, id="empty"),
+    ],
+)
+def test_nesting_depth_examples(text: str, depth: int) -> None:
+    assert nesting_depth(text, 100) == depth

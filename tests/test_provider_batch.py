@@ -7,6 +7,7 @@ submitting twice."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -527,6 +528,60 @@ def test_what_is_learned_between_submit_and_collect_sends_nothing_again(
     summary = grade_batch(server, tmp_path, wait=True)
     assert summary.batch.graded == 2 and summary.resent == 0 and len(server.batches) == 1
     assert {r["grade"]["method"] for r in lines(tmp_path / "results.jsonl")} == {"llm"}
+
+
+def test_a_one_sample_replay_runs_without_an_event_loop_and_refuses_to_wait() -> None:
+    """One sample never suspends: it is driven to its end in one step; anything that would wait is an error, not a
+    hang (several samples are gathered as tasks on a loop: test_seam_settles_only_with_every_request)."""
+    import asyncio
+
+    async def answer() -> int:
+        return 42
+
+    async def waits() -> int:
+        await asyncio.sleep(0)
+        return 1
+
+    assert llm_requests._run(answer(), 1) == 42
+    with pytest.raises(RuntimeError, match="event loop"):
+        llm_requests._run(waits(), 1)
+    assert llm_requests._run(waits(), 2) == 1
+
+
+def test_a_request_line_carries_the_body_its_id_is_made_from() -> None:
+    import hashlib
+
+    from grader.cohort.provider_files import request_line
+
+    question, rubric = question_and_rubric()
+    opts = pipeline.GradeOptions(mode="llm", model="openai/x", api_base="http://127.0.0.1:9/v1", use_cache=False)
+    (request,) = llm_requests.first_requests(question, rubric, GOOD_ANSWER, llm_requests.settings_for(opts), 1).requests
+    assert request.id == hashlib.sha256(request.text.encode()).hexdigest()[: llm_requests.ID_CHARS] + "#0"
+    quick = json.loads(request_line("k:" + request.id, "/v1/chat/completions", request.body, request.text))
+    plain = json.loads(request_line("k:" + request.id, "/v1/chat/completions", request.body))
+    assert quick == plain and quick["body"] == request.body
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        pytest.param({"choices": []}, "not a chat completion (IndexError)", id="no-choices"),
+        pytest.param({"object": "error"}, "not a chat completion (KeyError)", id="no-choices-key"),
+        pytest.param({"choices": [{"message": {"content": 7}}]}, "not text", id="content-not-text"),
+        pytest.param({"choices": [{"message": "x"}]}, "(AttributeError)", id="message-not-object"),
+    ],
+)
+def test_a_result_body_that_is_not_a_chat_completion_is_an_llm_error(body: dict[str, Any], problem: str) -> None:
+    from grader.errors import LLMError
+
+    settings = llm_requests.settings_for(pipeline.GradeOptions(mode="llm", model="openai/x", use_cache=False))
+    with pytest.raises(LLMError, match=re.escape(problem)):
+        llm_requests.reply_from(settings, body, lambda p, c: 0.0)
+    reply = llm_requests.reply_from(
+        settings, {"choices": [{"message": {"content": "{}"}, "finish_reason": "length"}],
+                   "usage": {"prompt_tokens": 10, "completion_tokens": 4}}, lambda p, c: p + c,
+    )
+    assert (reply.content, reply.finish_reason, reply.cost_usd) == ("{}", "length", 14)
 
 
 # --- the provider's limits and prices -------------------------------------------------------------------------
