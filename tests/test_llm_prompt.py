@@ -254,3 +254,20 @@ def test_markers_with_and_without_brackets_are_found(text: str) -> None:
     found = prompt.find_markers.__wrapped__(text)
     assert found and found == _markers_by_every_pattern(text)
 
+
+
+def test_no_marker_alone_on_a_line_is_longer_than_the_shortcut_assumes() -> None:
+    """find_markers skips a bracket-free, one-line text longer than ALONE_MAX: no match of _ALONE is longer."""
+    import re
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import sre_parse
+
+    assert sre_parse.parse(prompt._ALONE, re.MULTILINE).getwidth()[1] <= prompt.ALONE_MAX
+    sep = "-" * 6
+    longest = sep + "_._".join("START") + sep + "of" + sep + "the" + sep + "_._".join("ANSWER") + sep
+    assert len(longest) == prompt.ALONE_MAX
+    assert prompt.find_markers.__wrapped__(longest) == ((0, len(longest), prompt.REMOVED_MARKER),)
+    assert prompt.find_markers.__wrapped__("-" + longest) == () == _markers_by_every_pattern("-" + longest)

@@ -123,8 +123,10 @@ _MARKER = re.compile(
     re.MULTILINE,
 )
 # Every other marker, and every control token, has a bracket in the skeleton: text without one can only hold a
-# marker alone on a line (the common case, searched for much faster).
+# marker alone on a line (the common case, searched for much faster), and one line longer than ALONE_MAX (the
+# longest text _ALONE matches: tests/test_llm_prompt.py) holds none.
 _ALONE_MARKER = re.compile(_ALONE, re.MULTILINE)
+ALONE_MAX = 73
 # Chat-template control tokens a local server may parse out of the text: <|im_end|>, [INST], <<SYS>>, </s>.
 _CONTROL = re.compile(rf"\[\|[^\]\n]{{0,40}}\|\]|\[{_SEP}/?{_SEP}inst{_SEP}\]|\[\[/?sys\]\]|\[/?s\]")
 
@@ -175,6 +177,8 @@ def find_markers(text: str) -> tuple[tuple[int, int, str], ...]:
     spans: list[tuple[int, int, str]] = []
     searches = ((_MARKER, REMOVED_MARKER), (_CONTROL, REMOVED_TOKEN))
     if "[" not in skeleton and "]" not in skeleton:
+        if len(skeleton) > ALONE_MAX and "\n" not in skeleton:
+            return ()
         searches = ((_ALONE_MARKER, REMOVED_MARKER),)
     for pattern, replacement in searches:
         for match in pattern.finditer(skeleton):
