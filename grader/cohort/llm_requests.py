@@ -42,6 +42,7 @@ import pickle
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, TypeVar
 
 from grader import pipeline
@@ -118,10 +119,11 @@ def first_requests(question: Question, rubric: Rubric, answer: str, settings: LL
     """The requests the online conversation sends first for this answer (one per sample, or per sample's first
     chunk), built with what the model is known to accept now. No requests: the conversation ended before asking
     anything (an answer with no words); `settle` gives its grade."""
-    start = _encode(ModelNotes(settings.model, settings.api_base).get())
+    notes = ModelNotes(settings.model, settings.api_base)
+    start = _encode(notes.get())
     replay = _Replay({})
     with contextlib.suppress(_Pending, LLMError):
-        pinned = _pinned(settings, start)
+        pinned = _Pinned(settings, _decode(start), notes.path)
         _run(agrade_with_llm(question, rubric, answer, settings, samples, send=replay.send, notes=pinned), samples)
     return Planned(replay.pending, start)
 
@@ -278,8 +280,8 @@ class _Pinned(ModelNotes):
     """A model's notes that always read as `start`, however much a replay learns (so every replay of an answer asks
     what its first one did); what is learned is still remembered, for answers planned later."""
 
-    def __init__(self, settings: LLMSettings, start: Capabilities) -> None:
-        super().__init__(settings.model, settings.api_base)
+    def __init__(self, settings: LLMSettings, start: Capabilities, path: Path | None = None) -> None:
+        super().__init__(settings.model, settings.api_base, path)
         self.start = start
 
     def get(self) -> Capabilities:

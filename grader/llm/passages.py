@@ -79,7 +79,9 @@ def labels(passages: tuple[Passage, ...]) -> list[str]:
 def _cut(text: str, start: int, end: int, limit: int, protected: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """`text[start:end]` in pieces of at most `limit` words: cut at the clause nearest the middle when one is near
     it, else between the words nearest the middle; never inside a `protected` span."""
-    if len(_WORD.findall(text, start, end)) <= limit:  # the common case: counted without a match object a word
+    # The common case, without a match object a word: words are separated, so `n` characters hold at most
+    # (n + 1) // 2 of them; else they are counted.
+    if (end - start + 1) // 2 <= limit or len(_WORD.findall(text, start, end)) <= limit:
         return [(start, end)]
     words = list(_WORD.finditer(text, start, end))
     middle = words[len(words) // 2].start()
