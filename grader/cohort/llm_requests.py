@@ -233,7 +233,6 @@ def _canonical(body: dict[str, Any]) -> str:
     return f'{rest[:-1]},"response_format":{_format_json(form)}}}'
 
 
-
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
