@@ -43,10 +43,15 @@ def split_passages(answer: str) -> tuple[Passage, ...]:
     """The passages of `answer`, labelled S1, S2, ... in order; passages without a word are left out. A very long
     answer has its neighbouring passages joined in pairs until there are at most MAX_PASSAGES."""
     spans = sentence_spans(answer)
-    protected = [(start, end) for start, end, _ in find_markers(answer)]  # never cut inside a delimiter
+    protected: list[tuple[int, int]] | None = None  # never cut inside a delimiter (found when a sentence is cut)
     pieces: list[tuple[int, int]] = []
     for sentence_start, sentence_end in spans:
-        for start, end in _cut(answer, sentence_start, sentence_end, MAX_PASSAGE_WORDS, protected):
+        cuts = [(sentence_start, sentence_end)]
+        if not _fits(answer, sentence_start, sentence_end, MAX_PASSAGE_WORDS):
+            if protected is None:
+                protected = [(start, end) for start, end, _ in find_markers(answer)]
+            cuts = _cut(answer, sentence_start, sentence_end, MAX_PASSAGE_WORDS, protected)
+        for start, end in cuts:
             start, end = _trim(answer, start, end)
             if _WORD.search(answer, start, end):
                 pieces.append((start, end))
@@ -79,9 +84,7 @@ def labels(passages: tuple[Passage, ...]) -> list[str]:
 def _cut(text: str, start: int, end: int, limit: int, protected: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """`text[start:end]` in pieces of at most `limit` words: cut at the clause nearest the middle when one is near
     it, else between the words nearest the middle; never inside a `protected` span."""
-    # The common case, without a match object a word: words are separated, so `n` characters hold at most
-    # (n + 1) // 2 of them; else they are counted.
-    if (end - start + 1) // 2 <= limit or len(_WORD.findall(text, start, end)) <= limit:
+    if _fits(text, start, end, limit):
         return [(start, end)]
     words = list(_WORD.finditer(text, start, end))
     middle = words[len(words) // 2].start()
@@ -96,6 +99,12 @@ def _cut(text: str, start: int, end: int, limit: int, protected: list[tuple[int,
         return [(start, end)]
     best = min(options, key=lambda c: abs(c - middle))
     return _cut(text, start, best, limit, protected) + _cut(text, best, end, limit, protected)
+
+
+def _fits(text: str, start: int, end: int, limit: int) -> bool:
+    """Whether `text[start:end]` has at most `limit` words. Counted without a match object a word, and not at all
+    when it is too short to hold more: words are separated, so `n` characters hold at most (n + 1) // 2."""
+    return (end - start + 1) // 2 <= limit or len(_WORD.findall(text, start, end)) <= limit
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
