@@ -8,6 +8,8 @@ is a symbolic link, a device, a pipe or a folder is never written.
 - `bounded_lines` yields the lines of a file, none longer than a limit (a line with no end is cut, its rest
   skipped), so a file with no newline cannot fill the memory.
 - `output_problem` says why a path must not be written: it is a symbolic link, a folder or a special file.
+- `json_object` reads one line of a JSONL file as an object (None when it is not one: not JSON, nested past the
+  recursion limit, or another JSON value).
 
 Callers turn `OSError` (whose `strerror` is a complete phrase) into their own domain error.
 """
@@ -15,11 +17,12 @@ Callers turn `OSError` (whose `strerror` is a complete phrase) into their own do
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 _READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -134,3 +137,13 @@ def same_file(first: str | Path, second: str | Path) -> bool:
     except OSError:
         return False
     return (one.st_dev, one.st_ino) == (other.st_dev, other.st_ino)
+
+
+def json_object(raw: bytes | str) -> dict[str, Any] | None:
+    """One JSONL line as an object; None when it is not JSON, is nested past the recursion limit, or is another
+    JSON value."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -574,12 +574,11 @@ def test_a_request_line_carries_the_body_its_id_is_made_from() -> None:
 def test_a_result_body_that_is_not_a_chat_completion_is_an_llm_error(body: dict[str, Any], problem: str) -> None:
     from grader.errors import LLMError
 
-    settings = llm_requests.settings_for(pipeline.GradeOptions(mode="llm", model="openai/x", use_cache=False))
     with pytest.raises(LLMError, match=re.escape(problem)):
-        llm_requests.reply_from(settings, body, lambda p, c: 0.0)
+        llm_requests.reply_from(body, lambda p, c: 0.0)
     reply = llm_requests.reply_from(
-        settings, {"choices": [{"message": {"content": "{}"}, "finish_reason": "length"}],
-                   "usage": {"prompt_tokens": 10, "completion_tokens": 4}}, lambda p, c: p + c,
+        {"choices": [{"message": {"content": "{}"}, "finish_reason": "length"}],
+         "usage": {"prompt_tokens": 10, "completion_tokens": 4}}, lambda p, c: p + c,
     )
     assert (reply.content, reply.finish_reason, reply.cost_usd) == ("{}", "length", 14)
 

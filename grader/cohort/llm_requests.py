@@ -38,8 +38,7 @@ import contextlib
 import hashlib
 import json
 import os
-import pickle
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -123,12 +122,12 @@ def first_requests(question: Question, rubric: Rubric, answer: str, settings: LL
     start = _encode(notes.get())
     replay = _Replay({})
     with contextlib.suppress(_Pending, LLMError):
-        pinned = _Pinned(settings, _decode(start), notes.path)
+        pinned = _pinned(settings, start, notes.path)
         _run(agrade_with_llm(question, rubric, answer, settings, samples, send=replay.send, notes=pinned), samples)
     return Planned(replay.pending, start)
 
 
-def reply_from(settings: LLMSettings, body: Any, price: Any) -> Reply:
+def reply_from(body: Any, price: Callable[[int, int], float]) -> Reply:
     """The Reply in a chat-completion response body, read as the online path reads one, costed by `price`
     (prompt tokens, completion tokens -> dollars). LLMError when it is not a chat completion."""
     try:
@@ -206,7 +205,7 @@ class _Replay:
     async def send(
         self, settings: LLMSettings, messages: list[dict[str, str]], response_format: dict[str, Any] | None
     ) -> Reply:
-        body = _sdk_request(settings, messages, _interned(response_format))
+        body = _sdk_request(settings, messages, response_format)
         text = _canonical(body)
         digest = hashlib.sha256(text.encode()).hexdigest()[:ID_CHARS]
         occurrence = self._seen.get(digest, 0)
@@ -225,7 +224,7 @@ class _Replay:
 
 def _canonical(body: dict[str, Any]) -> str:
     """The body as compact JSON with sorted keys; its response format (most of its bytes, the same object for every
-    request with the same schema: `_interned`) serialised once."""
+    request with the same schema) serialised once."""
     form = body.get("response_format")
     if form is None:
         return _json(body)
@@ -237,40 +236,18 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-# Response formats by their pickle (a cheap exact fingerprint of a plain structure): one object, and its JSON, for
-# every request about the same chunk of the same rubric with as many passages, so that neither this module nor the
-# request files (`provider_files.request_line`) serialise the schema once a request. Bounded: cleared when full.
-_FORMATS: dict[bytes, dict[str, Any]] = {}
+# The JSON of each response format object met (the online path makes one per chunk, passages and format:
+# `schema.request_shape`), so that a request's schema, most of its bytes, is serialised once, not once a request.
+# Bounded: cleared when full.
 _FORMAT_JSON: dict[int, tuple[dict[str, Any], str]] = {}
 MAX_FORMATS = 4096
-
-
-_SEEN_FORMATS: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}  # a format object met before: its interned one
-
-
-def _interned(form: dict[str, Any] | None) -> dict[str, Any] | None:
-    if form is None:
-        return None
-    seen = _SEEN_FORMATS.get(id(form))
-    if seen is not None and seen[0] is form:  # the online path reuses its format objects (`schema.request_shape`)
-        return seen[1]
-    key = pickle.dumps(form, protocol=5)
-    found = _FORMATS.get(key)
-    if found is None:
-        if len(_FORMATS) >= MAX_FORMATS:
-            _FORMATS.clear()
-            _FORMAT_JSON.clear()
-            _SEEN_FORMATS.clear()
-        found = _FORMATS[key] = form
-    if len(_SEEN_FORMATS) >= MAX_FORMATS:
-        _SEEN_FORMATS.clear()
-    _SEEN_FORMATS[id(form)] = (form, found)
-    return found
 
 
 def _format_json(form: dict[str, Any]) -> str:
     found = _FORMAT_JSON.get(id(form))
     if found is None or found[0] is not form:
+        if len(_FORMAT_JSON) >= MAX_FORMATS:
+            _FORMAT_JSON.clear()
         found = _FORMAT_JSON[id(form)] = (form, _json(form))
     return found[1]
 
@@ -293,8 +270,8 @@ class _Pinned(ModelNotes):
         ModelNotes(self.model, self.api_base, self.path).shrink(size)
 
 
-def _pinned(settings: LLMSettings, start: str) -> _Pinned:
-    return _Pinned(settings, _decode(start))
+def _pinned(settings: LLMSettings, start: str, path: Path | None = None) -> _Pinned:
+    return _Pinned(settings, _decode(start), path)
 
 
 def _encode(capabilities: Capabilities) -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import StorageError
+from grader.files import json_object
 from grader.models import Status
 
 STATUSES: tuple[Status, ...] = ("covered", "partial", "missing")
@@ -78,11 +79,8 @@ class Override:
 
 def parse_override(raw: bytes | str) -> Override | None:
     """The override on one line, or None when the line is not one."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
+    data = json_object(raw)
+    if data is None:
         return None
     texts = [data.get(name) for name in ("candidate", "question_id", "key")]
     concept_id = data.get("concept_id")

@@ -387,10 +387,11 @@ class _Job:
     ) -> None:
         """Plan `requests` for an answer (the outcomes of its other requests `held` meanwhile)."""
         model = self.api.model
-        lines = [  # the body as its id was made from it, when the provider names the model as the online path does
-            request_line(f"{task.key}:{r.id}", self.api.url, dict(r.body, model=model))
-            if r.body.get("model") != model
-            else request_line(f"{task.key}:{r.id}", self.api.url, r.body, r.text)
+        lines = [  # the body's JSON its id was made from, when the provider names the model as the online path does
+            request_line(
+                f"{task.key}:{r.id}", self.api.url, dict(r.body, model=model),
+                r.text if r.body.get("model") == model else "",
+            )
             for r in requests
         ]
         index = self.base + self.files.add(lines)

@@ -148,7 +148,7 @@ def _reply(got: Part, settings: LLMSettings) -> Reply | _Failed | LLMError:
             return CallError(reason, "request")
         return _Failed(LLMError(reason))
     try:
-        return llm_requests.reply_from(settings, body, lambda p, c: batch_cost(settings, p, c))
+        return llm_requests.reply_from(body, lambda p, c: batch_cost(settings, p, c))
     except LLMError as exc:
         return _Failed(exc)
 

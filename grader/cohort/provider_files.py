@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from grader.files import json_object
+
 MAX_REQUESTS = 50_000
 MAX_BYTES = 190 << 20  # under the 200 MB OpenAI takes, with room to spare
 WRITE_BUFFER = 1 << 20
@@ -190,11 +192,8 @@ class Results:
 
 
 def _custom_id(raw: bytes) -> str | None:
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
+    data = json_object(raw)
+    if data is None:
         return None
     custom_id = data.get("custom_id")
     return custom_id if isinstance(custom_id, str) and custom_id else None

@@ -121,11 +121,8 @@ def _torn(raw: bytes) -> bool:
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
-    try:
-        record = json.loads(raw)
-    except (ValueError, RecursionError):  # not JSON, or nested past the recursion limit: not a line of ours
-        return None
-    if not isinstance(record, dict) or any(not isinstance(record.get(k), str) for k in REQUIRED):
+    record = files.json_object(raw)
+    if record is None or any(not isinstance(record.get(k), str) for k in REQUIRED):
         return None
     if not isinstance(record.get("grade"), dict) and not isinstance(record.get("error"), str):
         return None
