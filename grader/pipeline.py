@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from grader.bank.loader import Bank
 from grader.errors import ConfigError, LLMError, StorageError
 from grader.flags import KEYWORD_STUFFING, PROMPT_INJECTION
+from grader.keyword.grader import answer_flags as rubric_keyword_flags
 from grader.keyword.grader import grade_by_keywords as grade_by_rubric_keywords
 from grader.models import Disagreement, Grade, Question, Rubric
 
@@ -94,6 +95,14 @@ def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
     return grade_by_rubric_keywords(rubric, answer)
 
 
+def flags_by_keywords(rubric: Rubric, answer: str) -> list[str]:
+    """`answer_flags(grade_by_keywords(rubric, answer))`; for a rubric's keywords, without grading (the matching
+    the flags come from, not the verdicts and feedback: what a model's grade needs of the keyword grader)."""
+    if rubric.method == "reference":
+        return answer_flags(grade_by_keywords(rubric, answer))
+    return [flag for flag in rubric_keyword_flags(rubric, answer) if flag in ANSWER_FLAGS]
+
+
 def grade_answer(
     question: Question,
     rubric: Rubric,
@@ -172,12 +181,14 @@ async def grade_answer_async(
     return _finish(llm, await keyword.grade(), answer, options)
 
 
-def _finish(llm: Grade, keyword: Grade, answer: str, options: GradeOptions) -> Grade:
-    """The model's grade with the keyword grade's testimony (`llm_keyword_gap`), and for hybrid, where they differ."""
+def _finish(llm: Grade, keyword: Grade | Callable[[], Grade], answer: str, options: GradeOptions) -> Grade:
+    """The model's grade with the keyword grade's testimony (`llm_keyword_gap`), and for hybrid, where they differ.
+    `keyword` may be a function that grades (once) when called: most grades need no more of it than the flags."""
     from grader.llm.witness import witness
 
-    llm = witness(llm, keyword, answer)
-    return _reconcile(llm, keyword) if options.method() == "hybrid" else llm
+    graded = keyword if callable(keyword) else lambda: keyword
+    llm = witness(llm, graded, answer)
+    return _reconcile(llm, graded()) if options.method() == "hybrid" else llm
 
 
 async def prepare_async(options: GradeOptions) -> None:

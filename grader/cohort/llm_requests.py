@@ -25,9 +25,11 @@ Borrowed from the online path, to re-point when it changes: `grader.llm.grader.a
 `notes`), `grader.llm.conversation.Spend`, `grader.llm.capabilities.ModelNotes`/`Capabilities`,
 `grader.llm.client._sdk_request` (the body posted) and `completion_reply` (a reply body read), `grader.llm.grader
 ._TERMS` with `grader.llm.support.rubric_terms` (memoised per rubric), and from `grader.pipeline`: `llm_settings`,
-`_open_cache` (the cache key), `grade_by_keywords`, `answer_flags`, `_finish` and `_fall_back`. Tests hold the seam
-to the online path (tests/test_provider_batch.py): the uploaded body equals the one the online path posts, a batch
-grade equals the online grade for the same replies, repairs, halves and format steps equal the online ones.
+`_open_cache` (the cache key), `grade_by_keywords`, `answer_flags`, `flags_by_keywords` (the flags without the
+keyword grade, which is made only when the grade needs it: a fallback, hybrid, the witness of a near-empty answer),
+`_finish` and `_fall_back`. Tests hold the seam to the online path (tests/test_provider_batch.py): the uploaded body
+equals the one the online path posts, a batch grade equals the online grade for the same replies, repairs, halves
+and format steps equal the online ones.
 """
 
 from __future__ import annotations
@@ -160,8 +162,10 @@ def settle(
             keyword.append(pipeline.grade_by_keywords(rubric, answer))
         return keyword[0]
 
-    async def flags() -> list[str]:
-        return pipeline.answer_flags(keyword_grade())
+    async def flags() -> list[str]:  # unless it falls back or is hybrid, all the grade needs of the keyword grader
+        if keyword or options.method() == "hybrid":
+            return pipeline.answer_flags(keyword_grade())
+        return pipeline.flags_by_keywords(rubric, answer)
 
     spend = Spend()
     pinned = _pinned(settings, start)
@@ -177,13 +181,13 @@ def settle(
         return replay.pending
     except LLMError as exc:
         return Settled(pipeline._fall_back(keyword_grade(), options, exc, spend), None)
-    return Settled(pipeline._finish(llm, keyword_grade(), answer, options), llm)
+    return Settled(pipeline._finish(llm, keyword_grade, answer, options), llm)
 
 
 def from_cache(rubric: Rubric, answer: str, options: pipeline.GradeOptions, cached: Grade) -> Grade:
     """The grade the online path returns for a cache hit: the cached model grade with the keyword witness (and
     hybrid reconciliation)."""
-    return pipeline._finish(cached, pipeline.grade_by_keywords(rubric, answer), answer, options)
+    return pipeline._finish(cached, lambda: pipeline.grade_by_keywords(rubric, answer), answer, options)
 
 
 # --- the replay -----------------------------------------------------------------------------------------------

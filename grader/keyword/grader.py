@@ -71,15 +71,56 @@ def _compile(rubric: Rubric) -> CompiledRubric:
     return compiled
 
 
+@dataclass(frozen=True, slots=True)
+class _Matches:
+    """What an answer's keywords matched: each concept's hits (its keywords' hits by sentence, negated ones left
+    out), the tokens hit in each sentence, and the sentences stamped from one template."""
+
+    doc: Document
+    found: dict[int, dict[int, Hit]]  # pattern -> sentence -> hit
+    by_concept: list[list[dict[int, Hit]]]
+    hit_tokens: dict[int, set[int]]
+    stamped: set[int]
+
+    def flags(self) -> list[str]:
+        return _flags(self.doc, sum(len(hits) for hits in self.by_concept), self.hit_tokens, self.stamped)
+
+
 def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
     """Grade `answer` against `rubric` by matching concept and misconception keywords."""
     compiled = compile_rubric(rubric)
+    matches = _match(compiled, answer)
+    doc, by_concept = matches.doc, matches.by_concept
+    stamped = matches.stamped
+    list_like = [sentence.list_like or number in stamped for number, sentence in enumerate(doc.sentences)]
+    concepts: list[ConceptResult] = []
+    for concept, hits in zip(rubric.concepts, by_concept, strict=True):
+        if not hits:
+            concepts.append(ConceptResult(id=concept.id, name=concept.name, weight=concept.weight, status="missing"))
+            continue
+        best = [_best_hit(per_sentence, list_like) for per_sentence in hits]
+        once = len(hits) == 1 and len(hits[0]) == 1
+        concepts.append(_concept_verdict(concept, best, doc, list_like, once))
+    misconceptions = _find_misconceptions(rubric, compiled.misconceptions, matches.found, doc)
+    relevance = _relevance(doc, matches.hit_tokens)
+    if rubric.story:
+        relevance = min(relevance, round(narrative_share(doc), 2))
+    return grade_from_verdicts(rubric, "keyword", concepts, misconceptions, matches.flags(), relevance=relevance)
+
+
+def answer_flags(rubric: Rubric, answer: str) -> list[str]:
+    """The flags `grade_by_keywords(rubric, answer)` gives, without grading: the matching they come from, not the
+    verdicts, misconceptions and feedback (what a model's grade needs of the keyword grader when it needs no more)."""
+    return _match(compile_rubric(rubric), answer).flags()
+
+
+def _match(compiled: CompiledRubric, answer: str) -> _Matches:
     doc = analyse(answer)
-    found = Matcher(doc, compiled.vocabulary).find(compiled.index)  # pattern -> sentence -> hit
+    found = Matcher(doc, compiled.vocabulary).find(compiled.index)
     negations = negators(doc)
     by_concept = [_concept_hits(found, group, doc, negations) for group in compiled.concepts]
     figures: list[Hit] | None = None
-    for index, concept in enumerate(rubric.concepts):
+    for index, concept in enumerate(compiled.rubric.concepts):
         if concept.figures:
             figures = figure_hits(doc) if figures is None else figures
             if figures:  # all the figures together are one more keyword of the concept
@@ -90,23 +131,7 @@ def grade_by_keywords(rubric: Rubric, answer: str) -> Grade:
             for hit in per_sentence.values():
                 hit_tokens.setdefault(hit.sentence, set()).update(range(hit.first, hit.first + hit.size))
     stamped = templated(doc, hit_tokens) if len(hit_tokens) >= TEMPLATE_MIN_SENTENCES else set()
-    list_like = [sentence.list_like or number in stamped for number, sentence in enumerate(doc.sentences)]
-    concepts: list[ConceptResult] = []
-    distinct_hits = 0
-    for concept, hits in zip(rubric.concepts, by_concept, strict=True):
-        if not hits:
-            concepts.append(ConceptResult(id=concept.id, name=concept.name, weight=concept.weight, status="missing"))
-            continue
-        best = [_best_hit(per_sentence, list_like) for per_sentence in hits]
-        distinct_hits += len(best)
-        once = len(hits) == 1 and len(hits[0]) == 1
-        concepts.append(_concept_verdict(concept, best, doc, list_like, once))
-    misconceptions = _find_misconceptions(rubric, compiled.misconceptions, found, doc)
-    flags = _flags(answer, doc, distinct_hits, hit_tokens, stamped)
-    relevance = _relevance(doc, hit_tokens)
-    if rubric.story:
-        relevance = min(relevance, round(narrative_share(doc), 2))
-    return grade_from_verdicts(rubric, "keyword", concepts, misconceptions, flags, relevance=relevance)
+    return _Matches(doc, found, by_concept, hit_tokens, stamped)
 
 
 def _relevance(doc: Document, hit_tokens: dict[int, set[int]]) -> float:
@@ -230,9 +255,7 @@ def _label_words(label: str) -> frozenset[str]:
     return frozenset(phrase_words(label))
 
 
-def _flags(
-    answer: str, doc: Document, distinct_hits: int, hit_tokens: dict[int, set[int]], stamped: set[int]
-) -> list[str]:
+def _flags(doc: Document, distinct_hits: int, hit_tokens: dict[int, set[int]], stamped: set[int]) -> list[str]:
     """`distinct_hits`: how many keywords the concepts matched, all told; `hit_tokens`: sentence -> the tokens of
     its keywords; `stamped`: the sentences stamped from one template.
 
@@ -254,6 +277,6 @@ def _flags(
             words >= 6 and matched / words >= STUFFED_DENSITY
         ):
             flags.append(KEYWORD_STUFFING)
-    if detect_injection(answer, set(doc.words)):
+    if detect_injection(doc.text, set(doc.words)):
         flags.append(PROMPT_INJECTION)
     return flags

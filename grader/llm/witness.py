@@ -9,6 +9,8 @@ whose cited passage could not carry a concept).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from grader.feedback import summarise
 from grader.flags import LLM_KEYWORD_GAP
 from grader.llm.passages import content_stems
@@ -18,11 +20,12 @@ LOW_CONTENT_WORDS = 25
 GAP_MARGIN = 3.0  # points on the 0-10 scale
 
 
-def witness(llm: Grade, keyword: Grade, answer: str) -> Grade:
-    """`llm` flagged `llm_keyword_gap` when it credits a near-empty answer far above `keyword`'s view of it."""
-    if LLM_KEYWORD_GAP in llm.flags or llm.score - keyword.score <= GAP_MARGIN:
+def witness(llm: Grade, keyword: Callable[[], Grade], answer: str) -> Grade:
+    """`llm` flagged `llm_keyword_gap` when it credits a near-empty answer far above `keyword()`'s view of it.
+    `keyword` is called only for a near-empty answer scored above GAP_MARGIN (scores are never negative)."""
+    if LLM_KEYWORD_GAP in llm.flags or llm.score <= GAP_MARGIN:
         return llm
-    if len(content_stems(answer)) >= LOW_CONTENT_WORDS:
+    if len(content_stems(answer)) >= LOW_CONTENT_WORDS or llm.score - keyword().score <= GAP_MARGIN:
         return llm
     flags = [*llm.flags, LLM_KEYWORD_GAP]
     return llm.model_copy(update={"flags": flags, "feedback": summarise(llm.concepts, llm.misconceptions, flags)})
