@@ -256,3 +256,33 @@ def test_ascii_tokeniser_is_the_unicode_one_on_ascii_text() -> None:
     for raw in texts:
         lowered = raw.lower()
         assert lexicon.ASCII_WORD.findall(lowered) == lexicon.WORD.findall(lowered), raw
+
+
+@pytest.mark.parametrize("text", [*EDGE_ANSWERS, "Don’t / DON'T / ʼtis 100% K8S", "ǅemal ﬁle ǲ"])
+def test_phrase_words_are_the_tokenisers_words_whatever_the_text(text: str) -> None:
+    """phrase_words reads ASCII text with the ASCII pattern and without straightening quotes (there are none)."""
+    assert lexicon.phrase_words(text) == lexicon.WORD.findall(text.translate(lexicon.QUOTES).lower())
+
+
+def test_content_stems_do_not_depend_on_what_their_memo_holds() -> None:
+    """content_stems remembers each word's content stems: the same stems, in order, as reading each word afresh,
+    whether the memo is empty, holds the words, or is cleared part-way (it is bounded)."""
+    from grader.llm import passages
+
+    def afresh(text: str) -> tuple[str, ...]:
+        words = lexicon.phrase_words(text)
+        return tuple(s for w in words if w not in lexicon.FUNCTION_WORDS for s in lexicon.expand(w))
+
+    texts = [a for _, a in kit_answers()] + EDGE_ANSWERS + ["the a of k8s HA DB and k8s", "and the of"]
+    expected = [afresh(t) for t in texts]
+    passages._CONTENT.clear()
+    assert [passages.content_stems(t) for t in texts] == expected  # filling the memo
+    assert [passages.content_stems(t) for t in texts] == expected  # from it
+    limit = passages.MAX_MEMO_WORDS
+    try:
+        passages.MAX_MEMO_WORDS = 5  # cleared again and again
+        passages._CONTENT.clear()
+        assert [passages.content_stems(t) for t in reversed(texts)] == expected[::-1]
+        assert len(passages._CONTENT) <= 5 + max(len(lexicon.phrase_words(t)) for t in texts)
+    finally:
+        passages.MAX_MEMO_WORDS = limit

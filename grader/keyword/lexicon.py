@@ -158,6 +158,8 @@ def phrase_stems(phrase: str) -> tuple[str, ...]:
 
 def phrase_words(phrase: str) -> list[str]:
     """The lower-case words of a phrase, as the tokeniser sees them."""
+    if phrase.isascii():  # no quote to straighten (they are not ASCII), and ASCII_WORD is WORD on it
+        return ASCII_WORD.findall(phrase.lower())
     return WORD.findall(phrase.translate(QUOTES).lower())
 
 

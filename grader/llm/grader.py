@@ -184,34 +184,48 @@ def _combine(
     if not good:
         raise next(r for r in results if isinstance(r, LLMError))
     answer = _answer_text(passages)
+    by_label = {p.label: p for p in passages}
     several = len(results) > 1
     concepts: list[ConceptResult] = []
     agreements: list[float] = []
     downgraded = False
     for concept in rubric.concepts:
-        votes = Counter(s.said.concepts[concept.id].status for s in good)
-        status = max(votes, key=lambda st: (votes[st], -CREDIT[st]))
-        agreement = votes[status] / len(results)
+        if len(good) == 1:  # one vote
+            status = good[0].said.concepts[concept.id].status
+            agreement = 1 / len(results)
+            saying = good
+        else:
+            votes = Counter(s.said.concepts[concept.id].status for s in good)
+            status = max(votes, key=lambda st: (votes[st], -CREDIT[st]))
+            agreement = votes[status] / len(results)
+            saying = [s for s in good if s.said.concepts[concept.id].status == status]
         agreements.append(agreement)
-        saying = [s for s in good if s.said.concepts[concept.id].status == status]
         holding = next((s for s in saying if s.concept_problems[concept.id] is None), None)
-        result = ConceptResult(
-            id=concept.id,
-            name=concept.name,
-            weight=concept.weight,
-            status=status,
-            confidence=round(agreement, 2) if several else None,
-        )
+        confidence = round(agreement, 2) if several else None
         if holding is not None:
             said = holding.said.concepts[concept.id]
-            passage = next((p for p in passages if p.label == said.evidence), None)
-            result.evidence = passage.text if passage is not None and status != "missing" else None
-            result.reason = _clip(_scrub(said.reason, answer), MAX_REASON) or None
+            passage = by_label.get(said.evidence)
+            result = ConceptResult(
+                id=concept.id,
+                name=concept.name,
+                weight=concept.weight,
+                status=status,
+                confidence=confidence,
+                evidence=passage.text if passage is not None and status != "missing" else None,
+                reason=_clip(_scrub(said.reason, answer), MAX_REASON) or None,
+            )
         else:
             downgraded = True
             problem = saying[0].concept_problems[concept.id]
-            result.status, result.claimed = UNVERIFIED_STATUS, status
-            result.reason = UNVERIFIED_REASON.format(status=status, problem=problem)
+            result = ConceptResult(
+                id=concept.id,
+                name=concept.name,
+                weight=concept.weight,
+                status=UNVERIFIED_STATUS,
+                confidence=confidence,
+                claimed=status,
+                reason=UNVERIFIED_REASON.format(status=status, problem=problem),
+            )
         concepts.append(result)
     misconceptions: list[MisconceptionResult] = []
     for m in rubric.misconceptions:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import chain
 
-from grader.keyword.lexicon import FUNCTION_WORDS, SINGLE_STEM, expand, phrase_words
+from grader.keyword.lexicon import FUNCTION_WORDS, expand, phrase_words
 from grader.keyword.text import sentence_spans
 from grader.llm.prompt import find_markers
 
@@ -65,15 +66,25 @@ def split_passages(answer: str) -> tuple[Passage, ...]:
 
 def content_stems(text: str) -> tuple[str, ...]:
     """The stems of the words of `text` that are not function words (abbreviations expanded), in order."""
+    words = phrase_words(text)
+    try:  # the common case: every word seen before
+        return tuple(chain.from_iterable(map(_CONTENT.__getitem__, words)))
+    except KeyError:
+        pass
+    if len(_CONTENT) >= MAX_MEMO_WORDS:
+        _CONTENT.clear()
     stems: list[str] = []
-    for word in phrase_words(text):
-        if word not in FUNCTION_WORDS:
-            one = SINGLE_STEM.get(word)
-            if one is not None:
-                stems.append(one)
-            else:
-                stems += expand(word)
+    for word in words:
+        found = _CONTENT.get(word)
+        if found is None:
+            found = _CONTENT[word] = () if word in FUNCTION_WORDS else expand(word)
+        stems += found
     return tuple(stems)
+
+
+# word -> its content stems: none for a function word, several for an abbreviation (bounded: cleared when full)
+_CONTENT: dict[str, tuple[str, ...]] = {}
+MAX_MEMO_WORDS = 1 << 16
 
 
 def labels(passages: tuple[Passage, ...]) -> list[str]:
