@@ -189,7 +189,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 @lru_cache(maxsize=8)
 def _split(text: str) -> tuple[str, list[tuple[int, int, str]]]:
     """`text` lower-cased with its offsets kept, and its sentences (see `_segments`)."""
-    lowered = _lower_in_place(text.translate(QUOTES))
+    lowered = _lower_in_place(text if text.isascii() else text.translate(QUOTES))  # the quotes are not ASCII
     return lowered, _segments(lowered)
 
 
