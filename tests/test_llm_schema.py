@@ -21,6 +21,7 @@ from grader.llm.schema import (
     parse_reply,
     response_format,
     token_budget,
+    value_depth,
     verdict_schema,
 )
 
@@ -209,3 +210,36 @@ def test_nesting_depth_of_any_text_is_the_character_by_character_depth(text: str
 )
 def test_nesting_depth_examples(text: str, depth: int) -> None:
     assert nesting_depth(text, 100) == depth
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab', max_size=6),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(alphabet='[]{}"ab', max_size=3), inner, max_size=3),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=500)
+@given(JSON_VALUES, st.integers(min_value=0, max_value=8), st.booleans())
+def test_a_parsed_replys_depth_is_the_depth_of_its_text(value: object, limit: int, spaced: bool) -> None:
+    """parse_reply counts the depth of a reply that parses on the parsed value, and of one that does not on its
+    text: for every JSON text the two agree (brackets inside strings included), up to the limit and past it."""
+    text = json.dumps(value, indent=1 if spaced else None, ensure_ascii=False)
+    assert value_depth(json.loads(text), limit) == nesting_depth(text, limit)
+
+
+@pytest.mark.parametrize(
+    ("reply", "problem"),
+    [
+        pytest.param("[" * 9 + "]" * 9, "nested more than 8", id="valid-nine-deep"),
+        pytest.param('{"a": ' * 9 + "1" + "}" * 9, "nested more than 8", id="valid-objects-nine-deep"),
+        pytest.param("[" * 9 + "]" * 8, "nested more than 8", id="invalid-nine-deep"),
+        pytest.param("[" * 5000 + "]" * 5000, "nested more than 8", id="past-the-parsers-recursion-limit"),
+        pytest.param("[" * 8 + "]" * 7, "not valid JSON", id="invalid-eight-deep"),
+        pytest.param('{"concepts": [[[[[[["x"]]]]]]]}', "does not match the schema", id="valid-eight-deep"),
+    ],
+)
+def test_too_deep_is_said_whether_the_reply_parses_or_not(reply: str, problem: str) -> None:
+    with pytest.raises(ReplyProblem, match=problem):
+        parse_reply(reply, CHUNK, ["S1", "none"])

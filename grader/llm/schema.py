@@ -184,15 +184,19 @@ def parse_reply(content: str, chunk: Chunk, labels: Sequence[str], cut_off: bool
     text = _json_part(content)
     if not text:
         raise ReplyProblem("the reply was empty" + cut)
-    depth = nesting_depth(text, MAX_DEPTH)
-    if depth > MAX_DEPTH:
-        raise ReplyProblem(f"the reply is nested more than {MAX_DEPTH} levels deep")
+    # Parsed first (the length is bounded, and the parser stops at the recursion limit): the depth of what parsed is
+    # the depth of its brackets outside strings, which only a text that does not parse needs counted.
+    too_deep = ReplyProblem(f"the reply is nested more than {MAX_DEPTH} levels deep")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
+        if nesting_depth(text, MAX_DEPTH) > MAX_DEPTH:
+            raise too_deep from None
         raise ReplyProblem(f"it is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{cut}") from None
-    except RecursionError:  # pragma: no cover - the depth is checked first
-        raise ReplyProblem("the reply is nested too deep") from None
+    except RecursionError:
+        raise too_deep from None
+    if value_depth(data, MAX_DEPTH) > MAX_DEPTH:
+        raise too_deep
     if not isinstance(data, dict):
         raise ReplyProblem("it is not a JSON object" + cut)
     try:
@@ -223,6 +227,22 @@ def nesting_depth(text: str, limit: int) -> int:
         else:
             depth -= 1
     return deepest
+
+
+def value_depth(value: Any, limit: int) -> int:
+    """How deep the lists and objects of a parsed JSON value nest (`nesting_depth` of its JSON text); counting stops
+    once it passes `limit`."""
+    depth, level = 0, [value]
+    while depth <= limit:
+        level = [item for item in level if isinstance(item, _CONTAINERS)]
+        if not level:
+            break
+        depth += 1
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)]
+    return depth
+
+
+_CONTAINERS = (dict, list)
 
 
 _STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
