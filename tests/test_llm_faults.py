@@ -281,6 +281,8 @@ def test_a_reply_cut_off_down_to_one_verdict_falls_back() -> None:
                      id="id-invented"),
         pytest.param("[" * 30_000 + "]" * 30_000, "nested more than 8 levels deep", id="nested-30000-deep"),
         pytest.param("{" + " " * 70_000 + "}", "too long", id="too-long"),
+        pytest.param('{"concepts": ' + "7" * 5000 + "}", "not valid JSON: a number has more than 4300 digits",
+                     id="number-too-long-to-read"),
     ],
 )  # fmt: skip
 def test_invalid_replies_are_repaired_with_the_reason(reply: str, problem: str) -> None:

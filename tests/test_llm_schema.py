@@ -238,8 +238,12 @@ def test_a_parsed_replys_depth_is_the_depth_of_its_text(value: object, limit: in
         pytest.param("[" * 5000 + "]" * 5000, "nested more than 8", id="past-the-parsers-recursion-limit"),
         pytest.param("[" * 8 + "]" * 7, "not valid JSON", id="invalid-eight-deep"),
         pytest.param('{"concepts": [[[[[[["x"]]]]]]]}', "does not match the schema", id="valid-eight-deep"),
+        pytest.param('{"concepts": ' + "7" * 5000 + "}", "not valid JSON: a number has more than", id="long-number"),
+        pytest.param("[" * 9 + "7" * 5000 + "]" * 9, "nested more than 8", id="long-number-nine-deep"),
     ],
 )
 def test_too_deep_is_said_whether_the_reply_parses_or_not(reply: str, problem: str) -> None:
+    """Too deep is said first, as when the depth was counted before parsing; a number too long to read (Python
+    refuses to convert more than sys.get_int_max_str_digits() digits) is invalid JSON, not an error of ours."""
     with pytest.raises(ReplyProblem, match=problem):
         parse_reply(reply, CHUNK, ["S1", "none"])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -189,12 +190,16 @@ def parse_reply(content: str, chunk: Chunk, labels: Sequence[str], cut_off: bool
     too_deep = ReplyProblem(f"the reply is nested more than {MAX_DEPTH} levels deep")
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if nesting_depth(text, MAX_DEPTH) > MAX_DEPTH:
-            raise too_deep from None
-        raise ReplyProblem(f"it is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{cut}") from None
     except RecursionError:
         raise too_deep from None
+    except ValueError as exc:  # JSONDecodeError, or a number too long to convert (sys.get_int_max_str_digits)
+        if nesting_depth(text, MAX_DEPTH) > MAX_DEPTH:
+            raise too_deep from None
+        if isinstance(exc, json.JSONDecodeError):
+            where = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        else:
+            where = f"a number has more than {sys.get_int_max_str_digits()} digits"
+        raise ReplyProblem(f"it is not valid JSON: {where}{cut}") from None
     if value_depth(data, MAX_DEPTH) > MAX_DEPTH:
         raise too_deep
     if not isinstance(data, dict):
