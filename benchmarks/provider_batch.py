@@ -17,8 +17,9 @@ rubric, like benchmarks/batch_llm.py), starts the fake OpenAI batch server in th
 Baselines, measured in the same run: `json.dumps` of one plain request dict per answer (the answer as the only
 message) written as JSONL to a file, on the submit core; and, on 2,000 answers in this process (the median of
 three interleaved rounds), the CPU the online path itself spends on an answer: building its first request (what
-submitting cannot go below) and its whole work with the reply handed over in memory, network aside (what
-collecting cannot go below).
+submitting cannot go below) and its whole work with the reply handed over in memory, network aside (the work
+collecting repeats; online, the keyword grade is made in full before the model is asked, while the replay makes it
+only when the grade needs more than its flags).
 
 Targets (issue 16): submit under 60 s and 300 MB on one core; collect under 60 s. Figures: docs/provider-batch.md.
 """
@@ -83,9 +84,9 @@ def online_work(inputs: Path, sample: int) -> dict[str, float]:
     - `build`: the online path building an answer's first request (passages, prompt, schema, token budget, the
       SDK body), what submitting cannot go below;
     - `online`: the online path's whole work on an answer with the reply handed over in memory (`grade_answer`
-      without the network: keyword grade, the conversation, checks, score, witness), what collecting cannot go
-      below;
-    - `settle`: the seam's replay of the same (`llm_requests.settle`)."""
+      without the network: keyword grade, the conversation, checks, score, witness);
+    - `settle`: the seam's replay of the same (`llm_requests.settle`), which needs only the keyword flags unless it
+      falls back, is hybrid or witnesses a near-empty answer."""
     from fakebatch import reply_for
 
     from grader.bank.loader import load_bank

@@ -277,6 +277,6 @@ def _flags(doc: Document, distinct_hits: int, hit_tokens: dict[int, set[int]], s
             words >= 6 and matched / words >= STUFFED_DENSITY
         ):
             flags.append(KEYWORD_STUFFING)
-    if detect_injection(doc.text, set(doc.words)):
+    if detect_injection(doc.text, doc.words):
         flags.append(PROMPT_INJECTION)
     return flags

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _GRADE_VERBS = {"give", "award", "assign", "grant", "mark", "score", "rate", "grade"}
 _TOP_MARKS = {"full", "maximum", "max", "perfect", "top", "highest", "10", "100", "ten"}
@@ -48,14 +49,13 @@ _WORDS = re.compile(r"[a-z0-9]+")
 _RULE_WORDS = frozenset(word for required, _ in _RULES for group in required for word in group)
 
 
-def detect_injection(answer: str, words: set[str] | None = None) -> str | None:
+def detect_injection(answer: str, words: Iterable[str] | None = None) -> str | None:
     """The first passage of `answer` that addresses the grader rather than the question, if any.
 
     `words`, the answer's lower-case words, may be passed when already known.
     """
-    if words is None:
-        words = set(_WORDS.findall(answer.lower()))
-    present = _RULE_WORDS.intersection(words)  # the few words the rules look for, to test each rule against
+    # the few words the rules look for, to test each rule against
+    present = _RULE_WORDS.intersection(_WORDS.findall(answer.lower()) if words is None else words)
     if not present:
         return None
     for required, pattern in _RULES:
