@@ -201,32 +201,30 @@ def _combine(
             saying = [s for s in good if s.said.concepts[concept.id].status == status]
         agreements.append(agreement)
         holding = next((s for s in saying if s.concept_problems[concept.id] is None), None)
-        confidence = round(agreement, 2) if several else None
+        shown: Status = status
+        claimed: Status | None = None
+        evidence: str | None = None
         if holding is not None:
             said = holding.said.concepts[concept.id]
             passage = by_label.get(said.evidence)
-            result = ConceptResult(
-                id=concept.id,
-                name=concept.name,
-                weight=concept.weight,
-                status=status,
-                confidence=confidence,
-                evidence=passage.text if passage is not None and status != "missing" else None,
-                reason=_clip(_scrub(said.reason, answer), MAX_REASON) or None,
-            )
+            evidence = passage.text if passage is not None and status != "missing" else None
+            reason = _clip(_scrub(said.reason, answer), MAX_REASON) or None
         else:
             downgraded = True
-            problem = saying[0].concept_problems[concept.id]
-            result = ConceptResult(
+            shown, claimed = UNVERIFIED_STATUS, status
+            reason = UNVERIFIED_REASON.format(status=status, problem=saying[0].concept_problems[concept.id])
+        concepts.append(
+            ConceptResult(
                 id=concept.id,
                 name=concept.name,
                 weight=concept.weight,
-                status=UNVERIFIED_STATUS,
-                confidence=confidence,
-                claimed=status,
-                reason=UNVERIFIED_REASON.format(status=status, problem=problem),
+                status=shown,
+                confidence=round(agreement, 2) if several else None,
+                evidence=evidence,
+                reason=reason,
+                claimed=claimed,
             )
-        concepts.append(result)
+        )
     misconceptions: list[MisconceptionResult] = []
     for m in rubric.misconceptions:
         charged = [s.charged[m.id] for s in good if m.id in s.charged]
