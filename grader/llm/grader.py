@@ -190,16 +190,11 @@ def _combine(
     agreements: list[float] = []
     downgraded = False
     for concept in rubric.concepts:
-        if len(good) == 1:  # one vote
-            status = good[0].said.concepts[concept.id].status
-            agreement = 1 / len(results)
-            saying = good
-        else:
-            votes = Counter(s.said.concepts[concept.id].status for s in good)
-            status = max(votes, key=lambda st: (votes[st], -CREDIT[st]))
-            agreement = votes[status] / len(results)
-            saying = [s for s in good if s.said.concepts[concept.id].status == status]
+        votes = Counter(s.said.concepts[concept.id].status for s in good)
+        status = max(votes, key=lambda st: (votes[st], -CREDIT[st]))
+        agreement = votes[status] / len(results)
         agreements.append(agreement)
+        saying = [s for s in good if s.said.concepts[concept.id].status == status]
         holding = next((s for s in saying if s.concept_problems[concept.id] is None), None)
         shown: Status = status
         claimed: Status | None = None
