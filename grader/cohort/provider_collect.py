@@ -246,13 +246,19 @@ class Collector:
         global _WORKER_CONTEXT
         _WORKER_CONTEXT = self._context  # inherited by the forked workers, never pickled
         _close_files()  # each worker opens the result files it reads
-        self._pool = multiprocessing.get_context("fork").Pool(self.workers, _close_inherited, (self._close,))
+        self._pool = multiprocessing.get_context("fork").Pool(self.workers, _start_worker, (self._close,))
 
 
 _WORKER_CONTEXT: _Context | None = None
 
 
-def _close_inherited(fds: tuple[int, ...]) -> None:
+def _start_worker(fds: tuple[int, ...]) -> None:
+    """A forked worker's start: close the descriptors it must not keep, and leave what it inherited (the parent's
+    state, bank, modules) out of garbage collection: a full collection would traverse all of it, costing time and
+    writing to pages the worker otherwise shares with the parent."""
+    import gc
+
+    gc.freeze()
     for fd in fds:
         with contextlib.suppress(OSError):
             os.close(fd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 _GRADE_VERBS = {"give", "award", "assign", "grant", "mark", "score", "rate", "grade"}
 _TOP_MARKS = {"full", "maximum", "max", "perfect", "top", "highest", "10", "100", "ten"}
@@ -58,12 +59,15 @@ def detect_injection(answer: str, words: Iterable[str] | None = None) -> str | N
     present = _RULE_WORDS.intersection(_WORDS.findall(answer.lower()) if words is None else words)
     if not present:
         return None
-    for required, pattern in _RULES:
-        for group in required:
-            if group.isdisjoint(present):
-                break
-        else:
-            match = pattern.search(answer)
-            if match:
-                return match.group(0)
+    for pattern in _armed(present):
+        match = pattern.search(answer)
+        if match:
+            return match.group(0)
     return None
+
+
+@lru_cache(maxsize=1024)
+def _armed(present: frozenset[str]) -> tuple[re.Pattern[str], ...]:
+    """The patterns, in order, of the rules whose words are all `present` (a few sets of words recur: "as", "data",
+    "system", "model" are common in answers)."""
+    return tuple(pattern for required, pattern in _RULES if all(not group.isdisjoint(present) for group in required))
