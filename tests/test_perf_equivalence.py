@@ -286,3 +286,53 @@ def test_content_stems_do_not_depend_on_what_their_memo_holds() -> None:
         assert len(passages._CONTENT) <= 5 + max(len(lexicon.phrase_words(t)) for t in texts)
     finally:
         passages.MAX_MEMO_WORDS = limit
+
+
+def test_every_stem_the_index_looks_up_is_findable() -> None:
+    """The matcher keeps the positions of the vocabulary's `findable` stems only: every stem an alternative is
+    indexed or looked up by (its phrases' stems, their words written as one) must be among them, for every
+    rubric of the bank."""
+    bank = bank_copy(REPO)
+    for question_id in sorted(q for q in bank.questions if bank.has_rubric(q)):
+        compiled = compile_rubric(bank.rubric(question_id))
+        findable = compiled.vocabulary.findable
+        assert set(compiled.index.by_stem) <= findable, question_id
+        for entry in compiled.index.entries:
+            alternative = entry.alternative
+            assert alternative.needed | alternative.joins <= findable, question_id
+            assert {entry.first, *entry.later, *([entry.joined] if entry.joined else [])} <= findable, question_id
+            for phrase in alternative.parts:
+                assert set(phrase.stems) | ({phrase.joined} if phrase.joined else set()) <= findable, question_id
+
+
+def _typo(word: str, at: int) -> str:
+    return word if len(word) < 5 else word[:at % (len(word) - 2) + 1] + word[at % (len(word) - 2) + 2 :]
+
+
+@pytest.mark.parametrize("question_id", ["infra-1", "cicd-3", "monitoring-2", "containers-5", "security-4"])
+def test_the_matcher_finds_the_same_with_the_positions_of_every_stem(
+    question_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keeping only the findable stems' positions changes no hit: the same hits as with every stem's positions,
+    on the kit answers and on the rubric's own keywords and synonyms, as written, misspelt, written as one word,
+    negated and listed."""
+    from grader.keyword import matcher
+
+    rubric = bank_copy(REPO).rubric(question_id)
+    terms = [t for c in rubric.concepts for k in c.keywords for t in (k, *c.synonyms.get(k, ()))]
+    terms += [k for m in rubric.misconceptions for k in m.keywords]
+    texts = [a for q, a in kit_answers() if q == question_id] + EDGE_ANSWERS
+    texts += [" ".join(f"We never {t} here." for t in terms), ", ".join(terms)]
+    texts += [" ".join(" ".join(_typo(w, n) for w in t.split()) for n, t in enumerate(terms))]
+    texts += [" and ".join(t.replace(" ", "") for t in terms)]
+    compiled = compile_rubric(rubric)
+
+    kept_only = matcher._positions
+
+    def every_stem(stems: list[str], findable: frozenset[str]) -> dict[str, list[int]]:
+        return kept_only(stems, frozenset(stems) | findable)
+
+    kept = [Matcher(analyse(t), compiled.vocabulary).find(compiled.index) for t in texts]
+    monkeypatch.setattr(matcher, "_positions", every_stem)
+    assert [Matcher(analyse(t), compiled.vocabulary).find(compiled.index) for t in texts] == kept
+    assert any(kept), "the texts hold hits"

@@ -22,6 +22,21 @@ class Hit(NamedTuple):
     size: int = 1  # how many of the answer's words the keyword itself accounts for
 
 
+def _positions(stems: list[str], findable: frozenset[str]) -> dict[str, list[int]]:
+    """Where each stem the matcher can look up is, in order (the others are never looked up: leaving them out
+    skips most of an answer's tokens)."""
+    positions: dict[str, list[int]] = {}
+    known = positions.get
+    for index in compress(count(), map(findable.__contains__, stems)):
+        stem = stems[index]
+        found = known(stem)
+        if found is None:
+            positions[stem] = [index]
+        else:
+            found.append(index)
+    return positions
+
+
 def _neighbours(tokens: list[str], step: int) -> Iterator[tuple[str, str]]:
     """(tokens[i], tokens[i + step]) for every i."""
     return zip(tokens, islice(tokens, step, None), strict=False)
@@ -35,7 +50,7 @@ class Matcher:
         self.sentence_of = doc.sentence_of
         words = doc.words
         stems = self.stems = doc.stems  # the document's own, until a typo is corrected (copy on write)
-        self.positions: dict[str, list[int]] = doc.positions
+        self.positions = _positions(stems, vocabulary.findable)
         if not vocabulary._settled.issuperset(words):
             stems = self.stems = self._correct(set(words).difference(vocabulary._settled), vocabulary)
         # One-word keywords written as two words: "roll back", "rolled back" for `rollback`.
@@ -82,17 +97,17 @@ class Matcher:
             if len(word) >= MIN_TYPO_LENGTH:
                 fixed = correct(word, stems[index])
                 if fixed is not None and fixed != stems[index]:
-                    if not changed:  # copy on write: the document's stems and positions stay as analysed
+                    if not changed:  # copy on write: the document's stems stay as analysed
                         stems = list(stems)
-                        positions = dict(positions)
                     old = stems[index]
                     stems[index] = fixed
                     changed.add(word)
-                    left = [position for position in positions[old] if position != index]
-                    if left:
-                        positions[old] = left
-                    else:
-                        del positions[old]
+                    if old in positions:
+                        left = [position for position in positions[old] if position != index]
+                        if left:
+                            positions[old] = left
+                        else:
+                            del positions[old]
                     moved = list(positions.get(fixed, ()))
                     insort(moved, index)
                     positions[fixed] = moved
@@ -100,7 +115,6 @@ class Matcher:
         if len(settled) > 50_000:  # a bound on memory: forgetting only costs a recheck
             settled.clear()
         settled.update(unsettled.difference(changed) if changed else unsettled)
-        self.positions = positions
         return stems
 
     def find(self, index: PatternIndex) -> dict[int, dict[int, Hit]]:

@@ -47,7 +47,6 @@ class Document:
     words: list[str] = field(default_factory=list)
     sentence_of: list[int] = field(default_factory=list)
     sentences: list[Sentence] = field(default_factory=list)
-    positions: dict[str, list[int]] = field(default_factory=dict)
     _spans: list[tuple[int, int]] | None = None
     _sentence_spans: dict[int, list[tuple[int, int]]] | None = None
 
@@ -229,15 +228,7 @@ def _analyse(text: str) -> Document:
         else:
             list_like = True
         sentences.append(Sentence(seg_start, seg_end, first, len(stems), list_like, kind))
-    positions: dict[str, list[int]] = {}
-    known = positions.get
-    for index, word_stem in enumerate(stems):
-        found = known(word_stem)
-        if found is None:
-            positions[word_stem] = [index]
-        else:
-            found.append(index)
-    return Document(text, stems, words, sentence_of, sentences, positions)
+    return Document(text, stems, words, sentence_of, sentences)
 
 
 def _lower_in_place(text: str) -> str:

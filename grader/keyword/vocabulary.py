@@ -19,27 +19,32 @@ MIN_TYPO_LENGTH = 7  # shorter words are never typo-corrected
 def pattern_vocabulary(patterns: Iterable[Pattern]) -> Vocabulary:
     """The words and stems a set of patterns looks for."""
     stems: set[str] = set()
+    joined: set[str] = set()
     words: dict[str, str] = {}
     singles: dict[str, str] = {}
     for pattern in patterns:
         for alternative in pattern.alternatives:
             for phrase in alternative.parts:
                 stems.update(phrase.stems)
+                if phrase.joined is not None:
+                    joined.add(phrase.joined)
                 words.update(phrase.words)
                 if len(phrase.stems) == 1 and len(phrase.words) == 1:
                     singles[phrase.stems[0]] = phrase.stems[0]
                     singles[phrase.words[0][0]] = phrase.stems[0]
-    return Vocabulary(frozenset(stems), words, singles)
+    return Vocabulary(frozenset(stems), words, singles, frozenset(stems | joined))
 
 
 @dataclass
 class Vocabulary:
     """What a rubric looks for: stems; its words (word -> stem) for typo correction; one-word keywords
-    (by word and by stem) for answers that write them as two words (`roll back` for `rollback`)."""
+    (by word and by stem) for answers that write them as two words (`roll back` for `rollback`); and every stem
+    the matcher looks an answer's tokens up by (`findable`: the stems, and the words of a phrase written as one)."""
 
     stems: frozenset[str]
     words: dict[str, str] = field(default_factory=dict)
     singles: dict[str, str] = field(default_factory=dict)
+    findable: frozenset[str] = frozenset()
     _choices: list[str] = field(default_factory=list)
     _memo: dict[str, str | None] = field(default_factory=dict)
     _settled: set[str] = field(default_factory=set)  # answer words that typo correction never changes
