@@ -264,11 +264,20 @@ def _open_cache(
 ) -> tuple[GradeCache | None, str]:
     if not options.use_cache:
         return None, ""
-    from grader.llm.cache import GradeCache, cache_key, code_version
+    from grader.llm.cache import GradeCache
+
+    return GradeCache(), llm_cache_key(question, rubric, answer, settings, options)
+
+
+def llm_cache_key(
+    question: Question, rubric: Rubric, answer: str, settings: LLMSettings, options: GradeOptions
+) -> str:
+    """The LLM cache key of a model's grade of this answer with these settings (whether the cache is on or not)."""
+    from grader.llm.cache import cache_key, code_version
     from grader.llm.prompt import template_fingerprint
     from grader.llm.schema import schema_fingerprint
 
-    key = cache_key(
+    return cache_key(
         question=question,
         rubric=rubric,
         answer=answer,
@@ -281,7 +290,6 @@ def _open_cache(
         schema=schema_fingerprint(),
         code=code_version(),
     )
-    return GradeCache(), key
 
 
 def _lookup(cache: GradeCache | None, key: str) -> Grade | None:

@@ -115,6 +115,27 @@ def test_a_batch_grade_is_the_online_grade_for_the_same_reply(server: FakeBatchS
     assert "unverified_evidence" in record["grade"]["flags"]  # the citation that cannot carry it was caught
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"use_cache": True}, id="cache-on"),
+        pytest.param({"use_cache": False}, id="cache-off"),
+        pytest.param({"use_cache": False, "samples": 3, "mode": "hybrid"}, id="samples-hybrid"),
+    ],
+)
+def test_the_request_key_is_the_online_cache_key(server: FakeBatchServer, overrides: dict[str, Any]) -> None:
+    """What an answer's requests are recorded under, and its grade cached under, is the key the online path reads
+    its cache by, whether this run uses the cache or not."""
+    question, rubric = question_and_rubric()
+    answer = f"{GOOD_ANSWER} Answer number 0."
+    batch_options = options(server, **overrides)
+    online = options(server, **{**overrides, "use_cache": True})
+    cache, key = pipeline._open_cache(question, rubric, answer, pipeline.llm_settings(online), online)
+    assert cache is not None and len(key) == 64
+    assert llm_requests.request_key(question, rubric, answer, batch_options) == key
+    assert llm_requests.request_key(question, rubric, answer + " More.", batch_options) != key
+
+
 # --- submit, then collect -------------------------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ Borrowed from the online path, to re-point when it changes: `grader.llm.grader.a
 `notes`), `grader.llm.conversation.Spend`, `grader.llm.capabilities.ModelNotes`/`Capabilities`,
 `grader.llm.client._sdk_request` (the body posted) and `completion_reply` (a reply body read), `grader.llm.grader
 ._TERMS` with `grader.llm.support.rubric_terms` (memoised per rubric), and from `grader.pipeline`: `llm_settings`,
-`_open_cache` (the cache key), `grade_by_keywords`, `answer_flags`, `flags_by_keywords` (the flags without the
+`llm_cache_key` (the cache key), `grade_by_keywords`, `answer_flags`, `flags_by_keywords` (the flags without the
 keyword grade, which is made only when the grade needs it: a fallback, hybrid, the witness of a near-empty answer),
 `_finish` and `_fall_back`. Tests hold the seam to the online path (tests/test_provider_batch.py): the uploaded body
 equals the one the online path posts, a batch grade equals the online grade for the same replies, repairs, halves
@@ -41,7 +41,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -100,13 +100,7 @@ def settings_for(options: pipeline.GradeOptions) -> LLMSettings:
 def request_key(question: Question, rubric: Rubric, answer: str, options: pipeline.GradeOptions) -> str:
     """The online path's LLM cache key for this answer (whether the cache is on or not): it changes whenever
     anything that shapes the requests or the grade does, so it also tells a reply to a request built otherwise."""
-    caching = _caching(options)
-    return pipeline._open_cache(question, rubric, answer, settings_for(caching), caching)[1]
-
-
-@lru_cache(maxsize=8)
-def _caching(options: pipeline.GradeOptions) -> pipeline.GradeOptions:
-    return replace(options, use_cache=True)
+    return pipeline.llm_cache_key(question, rubric, answer, settings_for(options), options)
 
 
 def warm(question: Question, rubric: Rubric) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -52,8 +52,9 @@ def _price_map() -> dict[str, dict[str, Any]]:
         return {}
 
 
+@lru_cache(maxsize=64)
 def is_local(api_base: str | None) -> bool:
-    """True for a server on this machine or a private network."""
+    """True for a server on this machine or a private network (memoised: asked for every request's cost)."""
     if not api_base:
         return False
     host = urlparse(api_base).hostname or ""
