@@ -102,7 +102,7 @@ class Matcher:
                     old = stems[index]
                     stems[index] = fixed
                     changed.add(word)
-                    if old in positions:
+                    if old in positions:  # (a stem the matcher never looks up has no positions kept)
                         left = [position for position in positions[old] if position != index]
                         if left:
                             positions[old] = left

@@ -32,7 +32,7 @@ def pattern_vocabulary(patterns: Iterable[Pattern]) -> Vocabulary:
                 if len(phrase.stems) == 1 and len(phrase.words) == 1:
                     singles[phrase.stems[0]] = phrase.stems[0]
                     singles[phrase.words[0][0]] = phrase.stems[0]
-    return Vocabulary(frozenset(stems), words, singles, frozenset(stems | joined))
+    return Vocabulary(frozenset(stems), frozenset(stems | joined), words, singles)
 
 
 @dataclass
@@ -42,9 +42,9 @@ class Vocabulary:
     the matcher looks an answer's tokens up by (`findable`: the stems, and the words of a phrase written as one)."""
 
     stems: frozenset[str]
+    findable: frozenset[str]
     words: dict[str, str] = field(default_factory=dict)
     singles: dict[str, str] = field(default_factory=dict)
-    findable: frozenset[str] = frozenset()
     _choices: list[str] = field(default_factory=list)
     _memo: dict[str, str | None] = field(default_factory=dict)
     _settled: set[str] = field(default_factory=set)  # answer words that typo correction never changes
